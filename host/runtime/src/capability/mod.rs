@@ -1,0 +1,52 @@
+//! Host capabilities: one module per WIT interface a plugin may import.
+//!
+//! Each capability owns its state and reads nothing but the grant it was
+//! given, in the manner of Spin's factors: the log knows its device's name,
+//! the file capability knows the paths that device may read, and so on.
+//! [`DeviceContext`] bundles them as the data of one plugin instance's store.
+
+pub mod clock;
+pub mod file;
+pub mod log;
+
+use crate::grants::Grants;
+use crate::limits::{CallDeadline, MemoryCap};
+
+/// Everything one plugin instance can reach: its capabilities, plus the
+/// bookkeeping for its limits. This is the data of the instance's wasmtime `Store`.
+pub struct DeviceContext {
+    /// The `log` capability.
+    pub log: log::LogCapability,
+    /// The `clock` capability.
+    pub clock: clock::ClockCapability,
+    /// The `file` capability (grants nothing when the device names no file).
+    pub file: file::FileCapability,
+    /// The memory cap.
+    pub memory: MemoryCap,
+    /// The deadline of the call in progress.
+    pub deadline: CallDeadline,
+}
+
+impl DeviceContext {
+    /// The context of an instance driving device `device` with `grants`.
+    pub fn new(device: &str, grants: &Grants, memory_bytes: usize) -> Self {
+        DeviceContext {
+            log: log::LogCapability::new(device),
+            clock: clock::ClockCapability::new(),
+            file: file::FileCapability::new(grants.files.clone()),
+            memory: MemoryCap::new(memory_bytes),
+            deadline: CallDeadline::default(),
+        }
+    }
+}
+
+/// Link every capability into `linker`, each projected onto its own state.
+pub fn add_to_linker(linker: &mut wasmtime::component::Linker<DeviceContext>) -> wasmtime::Result<()> {
+    use crate::bindings::hazel::plugin as wit;
+    use wasmtime::component::HasSelf;
+    wit::log::add_to_linker::<DeviceContext, HasSelf<log::LogCapability>>(linker, |c| &mut c.log)?;
+    wit::clock::add_to_linker::<DeviceContext, HasSelf<clock::ClockCapability>>(linker, |c| &mut c.clock)?;
+    wit::file::add_to_linker::<DeviceContext, HasSelf<file::FileCapability>>(linker, |c| &mut c.file)?;
+    wit::types::add_to_linker::<DeviceContext, HasSelf<log::LogCapability>>(linker, |c| &mut c.log)?;
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! A supervised device: one task that owns the device's plugin instance,
+//! polls it, applies its changes to the state store, serves instant commands
+//! and variable writes, and replaces a faulty instance with exponential backoff.
+//!
+//! Each device is independent: a plugin that traps, loops or exhausts memory
+//! marks its own device stale and restarts; nothing else notices.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hazel_state::{DeviceState, Edit, ValueRange, VarMeta};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::bindings::types::{Change, DeviceError, KillMode, Setting};
+use crate::engine::Runtime;
+use crate::grants::Grants;
+use crate::instance::{CallError, DeviceInstance, StartError};
+use crate::plugin::Plugin;
+
+/// Everything needed to run one device.
+#[derive(Clone, Debug)]
+pub struct DeviceConfig {
+    /// Device name (its ups.conf section).
+    pub name: String,
+    /// The plugin that drives it.
+    pub plugin: Arc<Plugin>,
+    /// What it may reach.
+    pub grants: Grants,
+    /// `port` and the driver-specific options, passed to `init`.
+    pub settings: Vec<(String, Option<String>)>,
+    /// Time between `update` calls.
+    pub poll_interval: Duration,
+    /// Host-side edits applied whenever an instance starts: `driver.*`
+    /// variables, `default.*` initial values and `override.*` pins.
+    pub host_edits: Vec<Edit>,
+    /// ups.conf `ignorelb`.
+    pub ignore_lb: bool,
+    /// Delay before the first restart after a fault; doubles up to `max_backoff`.
+    pub initial_backoff: Duration,
+    /// Longest delay between restarts.
+    pub max_backoff: Duration,
+}
+
+/// Why a request to a device failed.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RequestError {
+    /// The plugin answered with an error (NUT's unknown/invalid/failed result codes).
+    #[error("{0}")]
+    Device(DeviceFailure),
+    /// The device has no running instance right now.
+    #[error("device is not running: {0}")]
+    Unavailable(String),
+    /// The plugin faulted while handling the request (and is being restarted).
+    #[error("{0}")]
+    Fault(CallError),
+}
+
+/// A plugin's answer that a request failed, in NUT's result-code terms.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DeviceFailure {
+    /// Not handled by this plugin (NUT result 1).
+    #[error("unknown command or variable")]
+    Unknown,
+    /// Not allowed or malformed (NUT result 2).
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// Value conversion failed (NUT result 4).
+    #[error("bad value: {0}")]
+    BadValue(String),
+    /// The device did not do it (NUT result 3).
+    #[error("failed: {0}")]
+    Failed(String),
+}
+
+impl From<DeviceError> for DeviceFailure {
+    fn from(e: DeviceError) -> Self {
+        match e {
+            DeviceError::Unknown => DeviceFailure::Unknown,
+            DeviceError::Invalid(m) => DeviceFailure::Invalid(m),
+            DeviceError::BadValue(m) => DeviceFailure::BadValue(m),
+            DeviceError::Failed(m) | DeviceError::Unreachable(m) => DeviceFailure::Failed(m),
+        }
+    }
+}
+
+fn device_error_text(e: &DeviceError) -> String {
+    DeviceFailure::from(e.clone()).to_string()
+}
+
+enum Request {
+    InstCmd { name: String, argument: Option<String>, reply: oneshot::Sender<Result<(), RequestError>> },
+    SetVar { name: String, value: String, reply: oneshot::Sender<Result<(), RequestError>> },
+    KillPower { mode: KillMode, reply: oneshot::Sender<Result<(), RequestError>> },
+}
+
+/// Handle to a running device task. Dropping it stops the device.
+pub struct DeviceHandle {
+    requests: mpsc::Sender<Request>,
+    task: Option<JoinHandle<()>>,
+    state: Arc<DeviceState>,
+}
+
+impl DeviceHandle {
+    /// Start `config` as a supervised task publishing into `state`.
+    pub fn spawn(runtime: Arc<Runtime>, config: DeviceConfig, state: Arc<DeviceState>) -> DeviceHandle {
+        let (tx, rx) = mpsc::channel(16);
+        let task = tokio::spawn(supervise(runtime, config, state.clone(), rx));
+        DeviceHandle { requests: tx, task: Some(task), state }
+    }
+
+    /// The device's state.
+    pub fn state(&self) -> &Arc<DeviceState> {
+        &self.state
+    }
+
+    /// Run an instant command on the device.
+    pub async fn instcmd(&self, name: &str, argument: Option<&str>) -> Result<(), RequestError> {
+        let (reply, rx) = oneshot::channel();
+        let request = Request::InstCmd { name: name.into(), argument: argument.map(Into::into), reply };
+        self.ask(request, rx).await
+    }
+
+    /// Write a variable on the device.
+    pub async fn set_var(&self, name: &str, value: &str) -> Result<(), RequestError> {
+        let (reply, rx) = oneshot::channel();
+        self.ask(Request::SetVar { name: name.into(), value: value.into(), reply }, rx).await
+    }
+
+    /// Tell the device to cut power.
+    pub async fn kill_power(&self, mode: KillMode) -> Result<(), RequestError> {
+        let (reply, rx) = oneshot::channel();
+        self.ask(Request::KillPower { mode, reply }, rx).await
+    }
+
+    async fn ask(&self, request: Request, rx: oneshot::Receiver<Result<(), RequestError>>) -> Result<(), RequestError> {
+        let gone = || RequestError::Unavailable("device task has stopped".into());
+        self.requests.send(request).await.map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// Stop the device and wait for its task to end.
+    pub async fn stop(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        self.state.mark_stale("device stopped");
+    }
+}
+
+impl Drop for DeviceHandle {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// How one instance's life ended.
+enum Ended {
+    /// It faulted or failed to start; try again after backoff.
+    Retry(String),
+    /// It cannot work with this configuration; do not retry.
+    Permanent(String),
+}
+
+async fn supervise(runtime: Arc<Runtime>, config: DeviceConfig, state: Arc<DeviceState>, mut rx: mpsc::Receiver<Request>) {
+    state.set_ignore_lb(config.ignore_lb);
+    let mut backoff = config.initial_backoff;
+    loop {
+        let started = Instant::now();
+        let reason = match run_instance(&runtime, &config, &state, &mut rx).await {
+            Ended::Retry(reason) => reason,
+            Ended::Permanent(reason) => {
+                tracing::error!(device = %config.name, "{reason}; not retrying until the configuration changes");
+                state.mark_stale(reason.clone());
+                refuse_requests_forever(&mut rx, &reason).await;
+                return;
+            }
+        };
+        // An instance that ran fine for a while earns a fresh, short backoff.
+        if started.elapsed() > config.max_backoff.max(Duration::from_secs(60)) {
+            backoff = config.initial_backoff;
+        }
+        tracing::warn!(device = %config.name, plugin = %config.plugin.name(), "{reason}; restarting in {backoff:?}");
+        state.mark_stale(reason.clone());
+        refuse_requests_until(&mut rx, tokio::time::Instant::now() + backoff, &reason).await;
+        backoff = (backoff * 2).min(config.max_backoff);
+    }
+}
+
+async fn run_instance(
+    runtime: &Runtime,
+    config: &DeviceConfig,
+    state: &DeviceState,
+    rx: &mut mpsc::Receiver<Request>,
+) -> Ended {
+    let mut instance = match DeviceInstance::new(runtime, &config.plugin, &config.name, &config.grants).await {
+        Ok(i) => i,
+        Err(e @ StartError::Imports { .. }) => return Ended::Permanent(e.to_string()),
+        Err(e) => return Ended::Retry(e.to_string()),
+    };
+    let settings: Vec<Setting> =
+        config.settings.iter().map(|(k, v)| Setting { key: k.clone(), value: v.clone() }).collect();
+    match instance.init(settings).await {
+        Ok(Ok(info)) => {
+            tracing::info!(
+                device = %config.name,
+                plugin = %config.plugin.name(),
+                manufacturer = info.manufacturer.as_deref().unwrap_or("?"),
+                model = info.model.as_deref().unwrap_or("?"),
+                "device started"
+            );
+        }
+        // A configuration the plugin rejects will not get better by retrying.
+        Ok(Err(e @ DeviceError::Invalid(_))) => {
+            return Ended::Permanent(format!("plugin '{}' rejected the configuration: {}", config.plugin.name(), device_error_text(&e)));
+        }
+        Ok(Err(e)) => return Ended::Retry(format!("init failed: {}", device_error_text(&e))),
+        Err(fault) => return Ended::Retry(format!("init: {fault}")),
+    }
+    state.reset("plugin restarted");
+    state.apply_host_edits(config.host_edits.iter().cloned());
+
+    let mut ticker = tokio::time::interval(config.poll_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                match instance.update().await {
+                    Ok(Ok(changes)) => state.apply_update(changes.into_iter().map(to_edit)),
+                    Ok(Err(e)) => state.mark_stale(format!("device: {}", device_error_text(&e))),
+                    Err(fault) => return Ended::Retry(format!("update: {fault}")),
+                }
+            }
+            request = rx.recv() => {
+                let Some(request) = request else { return Ended::Permanent("device handle dropped".into()) };
+                if let Some(fault) = serve(&mut instance, request).await {
+                    return Ended::Retry(fault);
+                }
+            }
+        }
+    }
+}
+
+/// Answer one request; returns a description of the fault if the plugin faulted.
+async fn serve(instance: &mut DeviceInstance, request: Request) -> Option<String> {
+    let (outcome, reply, what) = match request {
+        Request::InstCmd { name, argument, reply } => {
+            (instance.instcmd(&name, argument.as_deref()).await, reply, format!("instcmd {name}"))
+        }
+        Request::SetVar { name, value, reply } => (instance.set_var(&name, &value).await, reply, format!("set-var {name}")),
+        Request::KillPower { mode, reply } => (instance.kill_power(mode).await, reply, "kill-power".to_string()),
+    };
+    match outcome {
+        Ok(result) => {
+            let _ = reply.send(result.map_err(|e| RequestError::Device(e.into())));
+            None
+        }
+        Err(fault) => {
+            let _ = reply.send(Err(RequestError::Fault(fault.clone())));
+            Some(format!("{what}: {fault}"))
+        }
+    }
+}
+
+async fn refuse_requests_until(rx: &mut mpsc::Receiver<Request>, deadline: tokio::time::Instant, reason: &str) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return,
+            request = rx.recv() => match request {
+                Some(request) => refuse(request, reason),
+                None => return,
+            },
+        }
+    }
+}
+
+async fn refuse_requests_forever(rx: &mut mpsc::Receiver<Request>, reason: &str) {
+    while let Some(request) = rx.recv().await {
+        refuse(request, reason);
+    }
+}
+
+fn refuse(request: Request, reason: &str) {
+    let error = Err(RequestError::Unavailable(reason.to_string()));
+    let _ = match request {
+        Request::InstCmd { reply, .. } | Request::SetVar { reply, .. } | Request::KillPower { reply, .. } => {
+            reply.send(error)
+        }
+    };
+}
+
+/// Translate a plugin's change into a state-store edit.
+pub fn to_edit(change: Change) -> Edit {
+    match change {
+        Change::SetValue((name, value)) => Edit::SetValue(name, value),
+        Change::Remove(name) => Edit::Remove(name),
+        Change::SetMeta(meta) => {
+            Edit::SetMeta(meta.name, VarMeta { writable: meta.writable, string_max_len: meta.string_max_len })
+        }
+        Change::SetEnum((name, values)) => Edit::SetEnum(name, values),
+        Change::SetRanges((name, ranges)) => {
+            Edit::SetRanges(name, ranges.into_iter().map(|r| ValueRange { min: r.min, max: r.max }).collect())
+        }
+        Change::AddCommand(name) => Edit::AddCommand(name),
+        Change::RemoveCommand(name) => Edit::RemoveCommand(name),
+        Change::SetStatus(tokens) => Edit::SetStatus(tokens),
+        Change::SetAlarms(alarms) => Edit::SetAlarms(alarms),
+    }
+}

@@ -1,0 +1,224 @@
+//! What a device may reach, and the check of a plugin's imports against it.
+//!
+//! The host, not the plugin, decides grants: they follow from the device's
+//! configuration (its driver and `port=`). Logging and time are always
+//! granted; everything else only when the configuration names a resource.
+//! A plugin whose component imports anything beyond its device's grants does
+//! not start.
+
+use std::path::PathBuf;
+
+use crate::bindings::{PACKAGE, PACKAGE_VERSION};
+
+/// A file a device may read: the name the plugin uses (as spelled in the
+/// config) and the path the host resolved it to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileGrant {
+    /// The path as written in the device's configuration; the plugin must use exactly this.
+    pub name: String,
+    /// Where the host reads it.
+    pub path: PathBuf,
+}
+
+/// The capabilities granted to one device beyond the always-granted `log` and `clock`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Files the device may read (the `file` capability); empty means not granted.
+    pub files: Vec<FileGrant>,
+}
+
+impl Grants {
+    /// Only `log` and `clock`.
+    pub fn none() -> Self {
+        Grants::default()
+    }
+
+    /// Grant read access to one file.
+    pub fn with_file(mut self, name: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        self.files.push(FileGrant { name: name.into(), path: path.into() });
+        self
+    }
+
+    /// Names of the granted capabilities, for messages.
+    pub fn capability_names(&self) -> Vec<&'static str> {
+        let mut names = vec!["log", "clock"];
+        if !self.files.is_empty() {
+            names.push("file");
+        }
+        names
+    }
+
+    fn allows(&self, capability: &str) -> Option<bool> {
+        match capability {
+            "types" | "log" | "clock" => Some(true),
+            "file" => Some(!self.files.is_empty()),
+            _ => None,
+        }
+    }
+}
+
+/// Why a plugin's imports do not fit its device's grants.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ImportError {
+    /// The plugin imports a Hazel capability its device was not granted.
+    #[error("imports capability '{capability}' ({import}), which this device is not granted (granted: {granted})")]
+    NotGranted {
+        /// The capability, e.g. "file".
+        capability: String,
+        /// The full import name.
+        import: String,
+        /// What the device was granted, comma-separated.
+        granted: String,
+    },
+    /// The plugin needs a capability or package version this host does not implement.
+    #[error("imports {import}, which this host does not provide (it implements {PACKAGE}@{PACKAGE_VERSION})")]
+    Unsupported {
+        /// The full import name.
+        import: String,
+    },
+    /// The plugin imports WASI interfaces that would reach outside the sandbox.
+    #[error("imports {}: plugins get no WASI filesystem, sockets, clocks, random or environment; device I/O goes through hazel:plugin capabilities", imports.join(", "))]
+    Forbidden {
+        /// Every forbidden import, in the component's order.
+        imports: Vec<String>,
+    },
+}
+
+/// WASI interfaces Rust's `std` links into every wasm32-wasip2 component even
+/// when unused (stdio for panics, exit, environment). The host defines them as
+/// traps, so a `std` plugin loads but cannot use them.
+const INERT_WASI: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+];
+
+/// Split `ns:pkg/iface@version` into (`ns:pkg`, `iface`, version).
+fn split_import(import: &str) -> Option<(&str, &str, &str)> {
+    let (path, version) = import.split_once('@').unwrap_or((import, ""));
+    let (package, interface) = path.split_once('/')?;
+    Some((package, interface, version))
+}
+
+/// Semver-compatible with the host's package version: same major, and for 0.x the same minor.
+fn version_compatible(version: &str) -> bool {
+    let parts = |v: &str| -> Option<(u64, u64)> {
+        let mut it = v.split(['.', '-', '+']);
+        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    };
+    match (parts(version), parts(PACKAGE_VERSION)) {
+        (Some((0, a)), Some((0, b))) => a == b,
+        (Some((a, _)), Some((b, _))) => a == b,
+        _ => false,
+    }
+}
+
+/// What an import is, independent of any device's grants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImportKind {
+    /// A Hazel capability (`log`, `file`, ...), granted per device.
+    Capability(String),
+    /// A WASI interface `std` links but Hazel defines as traps.
+    InertWasi,
+    /// Never granted (WASI filesystem, sockets, ...).
+    Forbidden,
+    /// A Hazel interface or version this host does not implement.
+    Unsupported,
+}
+
+/// Classify one import name, e.g. for `hazel plugin inspect`.
+pub fn classify_import(import: &str) -> ImportKind {
+    let Some((package, interface, version)) = split_import(import) else {
+        return ImportKind::Forbidden;
+    };
+    if package == PACKAGE {
+        if version_compatible(version) && Grants::default().allows(interface).is_some() {
+            ImportKind::Capability(interface.to_string())
+        } else {
+            ImportKind::Unsupported
+        }
+    } else if INERT_WASI.contains(&format!("{package}/{interface}").as_str()) {
+        ImportKind::InertWasi
+    } else {
+        ImportKind::Forbidden
+    }
+}
+
+/// Check every import of a plugin against `grants`. Returns the first problem.
+pub fn check_imports<'a>(imports: impl IntoIterator<Item = &'a str>, grants: &Grants) -> Result<(), ImportError> {
+    let mut forbidden = Vec::new();
+    for import in imports {
+        let Some((package, interface, version)) = split_import(import) else {
+            forbidden.push(import.to_string());
+            continue;
+        };
+        if package == PACKAGE {
+            if !version_compatible(version) {
+                return Err(ImportError::Unsupported { import: import.to_string() });
+            }
+            match grants.allows(interface) {
+                Some(true) => {}
+                Some(false) => {
+                    return Err(ImportError::NotGranted {
+                        capability: interface.to_string(),
+                        import: import.to_string(),
+                        granted: grants.capability_names().join(", "),
+                    });
+                }
+                None => return Err(ImportError::Unsupported { import: import.to_string() }),
+            }
+        } else if !INERT_WASI.contains(&format!("{package}/{interface}").as_str()) {
+            forbidden.push(import.to_string());
+        }
+    }
+    if forbidden.is_empty() { Ok(()) } else { Err(ImportError::Forbidden { imports: forbidden }) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn granted_imports_pass() {
+        let g = Grants::none().with_file("ups.dev", "/etc/hazel/ups.dev");
+        let imports = ["hazel:plugin/types@0.1.0", "hazel:plugin/log@0.1.0", "hazel:plugin/file@0.1.0"];
+        assert_eq!(check_imports(imports, &g), Ok(()));
+    }
+
+    #[test]
+    fn ungranted_file_is_refused_with_names() {
+        let err = check_imports(["hazel:plugin/file@0.1.0"], &Grants::none()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("'file'") && text.contains("granted: log, clock"), "{text}");
+    }
+
+    #[test]
+    fn wasi_filesystem_and_sockets_are_forbidden() {
+        for import in ["wasi:filesystem/preopens@0.2.6", "wasi:sockets/tcp@0.2.6", "wasi:random/random@0.2.6"] {
+            assert!(matches!(check_imports([import], &Grants::none()), Err(ImportError::Forbidden { .. })));
+        }
+        assert_eq!(check_imports(["wasi:cli/stderr@0.2.6", "wasi:io/streams@0.2.6"], &Grants::none()), Ok(()));
+    }
+
+    #[test]
+    fn future_or_incompatible_versions_are_unsupported() {
+        // A capability from a later 0.1.y this host does not know.
+        assert!(matches!(
+            check_imports(["hazel:plugin/serial@0.1.1"], &Grants::none()),
+            Err(ImportError::Unsupported { .. })
+        ));
+        // 0.1.9 of a known interface is semver-compatible; 0.2.0 is not.
+        assert_eq!(check_imports(["hazel:plugin/log@0.1.9"], &Grants::none()), Ok(()));
+        assert!(check_imports(["hazel:plugin/log@0.2.0"], &Grants::none()).is_err());
+    }
+}
