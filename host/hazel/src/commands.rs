@@ -1,0 +1,169 @@
+//! The subcommands: `serve`, `check-config`, `plugin inspect`, `plugin list`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use hazel_runtime::grants::{ImportKind, classify_import};
+use hazel_runtime::{DeviceHandle, Plugin, PluginCatalog, Runtime, RuntimeConfig};
+use hazel_state::{DeviceState, StateStore};
+
+use crate::device_set::{LoadedConfig, plan_devices};
+use crate::host_settings::HostSettings;
+
+/// Create the runtime and load every plugin in the search path.
+pub async fn open_plugins(settings: &HostSettings) -> anyhow::Result<(Arc<Runtime>, PluginCatalog)> {
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(settings.cache_dir()),
+        limits: settings.limits.runtime_limits(),
+    })?;
+    let catalog = PluginCatalog::scan(&runtime, &settings.plugin_search_path()).await;
+    for problem in catalog.problems() {
+        tracing::warn!("plugin not loaded: {problem}");
+    }
+    Ok((runtime, catalog))
+}
+
+/// The devices of one config dir, running.
+pub struct RunningDevices {
+    /// Their published state.
+    pub store: Arc<StateStore>,
+    /// Their supervisor tasks, by device name.
+    pub devices: HashMap<String, DeviceHandle>,
+    /// Sections that could not be started, as `file:line: [name]: reason`.
+    pub problems: Vec<String>,
+}
+
+impl RunningDevices {
+    /// Stop every device.
+    pub async fn stop(mut self) {
+        for (_, device) in self.devices.drain() {
+            device.stop().await;
+        }
+    }
+}
+
+/// Load plugins and start every device `loaded` describes. Sections that
+/// cannot start are logged and listed in [`RunningDevices::problems`].
+pub async fn start_devices(loaded: &LoadedConfig) -> anyhow::Result<RunningDevices> {
+    for warning in loaded.ups_conf.warnings() {
+        tracing::warn!("{}:{warning}", loaded.ups_conf.path().display());
+    }
+    let mut problems = loaded.section_errors();
+    let (runtime, catalog) = open_plugins(&loaded.settings).await?;
+    let (plans, plan_problems) = plan_devices(loaded, &catalog);
+    problems.extend(plan_problems);
+    for problem in &problems {
+        tracing::error!("{problem}; device skipped");
+    }
+    let store = Arc::new(StateStore::new());
+    let mut devices = HashMap::new();
+    for plan in plans {
+        let state = store.insert(DeviceState::new(plan.config.name.clone(), plan.description));
+        let name = plan.config.name.clone();
+        devices.insert(name, DeviceHandle::spawn(runtime.clone(), plan.config, state));
+    }
+    Ok(RunningDevices { store, devices, problems })
+}
+
+/// `hazel serve`: run every configured device until SIGINT or SIGTERM.
+pub async fn serve(confdir: &Path) -> anyhow::Result<ExitCode> {
+    let loaded = LoadedConfig::load(confdir)?;
+    let running = start_devices(&loaded).await?;
+    tracing::info!(devices = running.devices.len(), "hazel is running");
+    wait_for_shutdown().await?;
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_shutdown() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+/// `hazel check-config`: report every problem; exit 1 if any.
+pub async fn check_config(confdir: &Path) -> anyhow::Result<ExitCode> {
+    let loaded = LoadedConfig::load(confdir)?;
+    let mut problems = loaded.section_errors();
+    let (_runtime, catalog) = open_plugins(&loaded.settings).await?;
+    let (plans, plan_problems) = plan_devices(&loaded, &catalog);
+    problems.extend(plan_problems);
+    for warning in loaded.ups_conf.warnings() {
+        println!("warning: {}:{warning}", loaded.ups_conf.path().display());
+    }
+    for plan in &plans {
+        let c = &plan.config;
+        println!("ok: [{}] driver plugin '{}', grants: {}", c.name, c.plugin.name(), c.grants.capability_names().join(", "));
+    }
+    for problem in &problems {
+        println!("error: {problem}");
+    }
+    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `hazel plugin inspect FILE`.
+pub async fn inspect_plugin(confdir: &Path, file: &Path) -> anyhow::Result<ExitCode> {
+    let settings = HostSettings::load(confdir).unwrap_or_default();
+    let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(settings.cache_dir()), limits: settings.limits.runtime_limits() })?;
+    let plugin = Plugin::load(&runtime, file).await?;
+    print!("{}", describe_plugin(&plugin));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `hazel plugin list`.
+pub async fn list_plugins(confdir: &Path) -> anyhow::Result<ExitCode> {
+    let settings = HostSettings::load(confdir).unwrap_or_default();
+    let (_runtime, catalog) = open_plugins(&settings).await?;
+    for plugin in catalog.plugins() {
+        let d = plugin.description();
+        println!("{:<16} {:<10} drivers: {:<30} {}", plugin.name(), d.version, d.drivers.join(","), plugin.path().display());
+    }
+    for problem in catalog.problems() {
+        println!("unusable: {problem}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text `hazel plugin inspect` prints.
+fn describe_plugin(plugin: &Plugin) -> String {
+    let d = plugin.description();
+    let mut out = String::new();
+    let mut line = |k: &str, v: &str| out.push_str(&format!("{k:<14}{v}\n"));
+    line("file:", &plugin.path().display().to_string());
+    line("sha256:", plugin.digest());
+    line("name:", &d.name);
+    line("version:", &d.version);
+    line("protocol:", &d.protocol);
+    line("drivers:", &d.drivers.join(", "));
+    line("declares:", &d.capabilities.join(", "));
+    let usb: Vec<String> = d
+        .usb_ids
+        .iter()
+        .map(|u| match u.product {
+            Some(p) => format!("{:04x}:{p:04x}", u.vendor),
+            None => format!("{:04x}:*", u.vendor),
+        })
+        .collect();
+    line("usb ids:", if usb.is_empty() { "none" } else { "" });
+    if !usb.is_empty() {
+        out.push_str(&format!("              {}\n", usb.join(" ")));
+    }
+    out.push_str("imports:\n");
+    for import in plugin.imports() {
+        let kind = match classify_import(import) {
+            ImportKind::Capability(c) => format!("capability '{c}' (granted per device)"),
+            ImportKind::InertWasi => "WASI stub linked by std (traps if called)".into(),
+            ImportKind::Forbidden => "FORBIDDEN: such a plugin will not start".into(),
+            ImportKind::Unsupported => "UNSUPPORTED by this host: such a plugin will not start".into(),
+        };
+        out.push_str(&format!("  {import:<36} {kind}\n"));
+    }
+    out
+}

@@ -1,0 +1,136 @@
+//! From a config dir to the devices to run: reads `ups.conf` and `hazel.toml`,
+//! picks each device's plugin, decides its grants and host-side variables.
+//!
+//! A section that cannot run is reported with its file, line and reason and
+//! skipped; the others still run.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use hazel_nutconf::ups_conf::{Section, UpsConf};
+use hazel_runtime::{DeviceConfig, Grants, Plugin, PluginCatalog};
+use hazel_state::Edit;
+
+use crate::driver_table::{PortKind, builtin_port_kind};
+use crate::host_settings::HostSettings;
+
+/// Everything read from one config dir.
+pub struct LoadedConfig {
+    /// The config dir.
+    pub confdir: PathBuf,
+    /// `hazel.toml` (defaults if absent).
+    pub settings: HostSettings,
+    /// `ups.conf`.
+    pub ups_conf: UpsConf,
+}
+
+impl LoadedConfig {
+    /// Read `hazel.toml` and `ups.conf` from `confdir`.
+    pub fn load(confdir: &Path) -> anyhow::Result<LoadedConfig> {
+        let settings = HostSettings::load(confdir)?;
+        let path = confdir.join("ups.conf");
+        let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let ups_conf = UpsConf::parse(&path, text)?;
+        Ok(LoadedConfig { confdir: confdir.to_path_buf(), settings, ups_conf })
+    }
+
+    /// Every problem that makes a section unusable before plugins are even
+    /// considered, as `file:line: message`.
+    pub fn section_errors(&self) -> Vec<String> {
+        self.ups_conf.invalid_sections().iter().map(|s| s.error.to_string()).collect()
+    }
+}
+
+/// A device ready to start.
+pub struct DevicePlan {
+    /// What the runtime needs.
+    pub config: DeviceConfig,
+    /// `desc =` from ups.conf.
+    pub description: Option<String>,
+}
+
+/// Turn each valid ups.conf section into a [`DevicePlan`]; sections whose
+/// driver has no plugin are returned as messages naming file, line and section.
+pub fn plan_devices(loaded: &LoadedConfig, catalog: &PluginCatalog) -> (Vec<DevicePlan>, Vec<String>) {
+    let mut plans = Vec::new();
+    let mut problems = Vec::new();
+    let conf_path = loaded.ups_conf.path().display().to_string();
+    for section in loaded.ups_conf.sections() {
+        match plan_device(loaded, catalog, section) {
+            Ok(plan) => plans.push(plan),
+            Err(message) => problems.push(format!("{conf_path}:{}: [{}]: {message}", section.line(), section.name())),
+        }
+    }
+    (plans, problems)
+}
+
+fn plan_device(loaded: &LoadedConfig, catalog: &PluginCatalog, section: &Section) -> Result<DevicePlan, String> {
+    let driver = section.driver();
+    let (plugin, port_kind) = resolve_plugin(&loaded.settings, catalog, driver)?;
+    let port = section.port();
+    let grants = match port_kind {
+        PortKind::File => {
+            // NUT resolves relative dummy-ups paths against its config dir.
+            let path = Path::new(port);
+            let resolved = if path.is_absolute() { path.to_path_buf() } else { loaded.confdir.join(path) };
+            Grants::none().with_file(port, resolved)
+        }
+        PortKind::None => Grants::none(),
+    };
+    let mut settings = vec![("port".to_string(), Some(port.to_string()))];
+    settings.extend(section.driver_options().map(|e| (e.key.clone(), e.value.clone())));
+    let limits = &loaded.settings.limits;
+    Ok(DevicePlan {
+        description: section.desc().map(str::to_string),
+        config: DeviceConfig {
+            name: section.name().to_string(),
+            host_edits: host_edits(section, &plugin),
+            plugin,
+            grants,
+            settings,
+            poll_interval: Duration::from_secs(u64::from(section.pollinterval())),
+            ignore_lb: section.flag("ignorelb"),
+            initial_backoff: Duration::from_millis(limits.restart_backoff_ms),
+            max_backoff: Duration::from_millis(limits.max_restart_backoff_ms.max(limits.restart_backoff_ms)),
+        },
+    })
+}
+
+fn resolve_plugin(settings: &HostSettings, catalog: &PluginCatalog, driver: &str) -> Result<(Arc<Plugin>, PortKind), String> {
+    if let Some(entry) = settings.drivers.get(driver) {
+        let plugin = catalog
+            .get(&entry.plugin)
+            .ok_or_else(|| format!("hazel.toml maps driver '{driver}' to plugin '{}', which was not found", entry.plugin))?;
+        return Ok((plugin, entry.port));
+    }
+    let plugin = catalog
+        .for_driver(driver)
+        .ok_or_else(|| format!("no plugin provides driver '{driver}' (see `hazel plugin list`)"))?;
+    Ok((plugin, builtin_port_kind(driver).unwrap_or_default()))
+}
+
+/// Variables the host publishes for every device, as NUT's driver core does:
+/// `driver.*`, then `default.*` initial values and `override.*` pins.
+fn host_edits(section: &Section, plugin: &Plugin) -> Vec<Edit> {
+    let mut edits = vec![
+        Edit::SetValue("driver.name".into(), section.driver().into()),
+        Edit::SetValue("driver.version".into(), env!("CARGO_PKG_VERSION").into()),
+        Edit::SetValue("driver.version.internal".into(), plugin.description().version.clone()),
+        Edit::SetValue("driver.parameter.pollinterval".into(), section.pollinterval().to_string()),
+        Edit::SetValue("driver.parameter.synchronous".into(), section.value("synchronous").unwrap_or("auto").into()),
+    ];
+    for entry in section.entries() {
+        if matches!(entry.key.as_str(), "driver" | "desc" | "pollinterval" | "synchronous") {
+            continue;
+        }
+        match &entry.value {
+            Some(value) => edits.push(Edit::SetValue(format!("driver.parameter.{}", entry.key), value.clone())),
+            None => edits.push(Edit::SetValue(format!("driver.flag.{}", entry.key), "enabled".into())),
+        }
+    }
+    edits.extend(section.defaults().map(|(var, value)| Edit::SetValue(var.into(), value.into())));
+    edits.extend(section.overrides().map(|(var, value)| Edit::Override(var.into(), value.into())));
+    edits
+}
