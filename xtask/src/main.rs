@@ -1,0 +1,169 @@
+//! `cargo xtask`: the project's build, demo, test and benchmark entry points.
+//!
+//! Each command installs what it needs when it is missing (the wasm32-wasip2
+//! target, Debian packages for end-to-end tests), so a fresh clone on a fresh
+//! Debian machine with rustup needs nothing else.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  build   build the plugins (wasm32-wasip2) and the host; plugins land in target/plugins
+  demo    build, then serve the bundled demo config (a dummy UPS) on 127.0.0.1:3493
+  test    build, then run every test (installs what the tests need when missing)
+  bench   build in release mode and run the benchmarks in bench/
+";
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    match args.first().map(String::as_str) {
+        Some("build") => build(&root, Profile::Debug),
+        Some("demo") => demo(&root),
+        Some("test") => test(&root, &args[1..]),
+        Some("bench") => bench(&root, &args[1..]),
+        _ => {
+            eprint!("{USAGE}");
+            bail!("unknown or missing command")
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Profile {
+    Debug,
+    Release,
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// Run a command, failing with its description if it does not succeed.
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: {shown}");
+    let status = cmd.status().with_context(|| format!("cannot run {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {program} >/dev/null 2>&1")]).status().is_ok_and(|s| s.success())
+}
+
+/// `rustup target add wasm32-wasip2` unless it is there already.
+fn ensure_wasm_target() -> anyhow::Result<()> {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    if let Ok(out) = &installed {
+        if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") {
+            return Ok(());
+        }
+    }
+    run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))
+}
+
+/// Install Debian packages that provide `programs`, if any is missing.
+fn ensure_debian_packages(packages: &[&str], programs: &[&str]) -> anyhow::Result<()> {
+    if programs.iter().all(|p| have(p) || Path::new(p).exists()) {
+        return Ok(());
+    }
+    let sudo = if unsafe_is_root() { vec![] } else { vec!["sudo"] };
+    let apt = |args: &[&str]| {
+        let mut cmd = Command::new(sudo.first().copied().unwrap_or("apt-get"));
+        if !sudo.is_empty() {
+            cmd.arg("apt-get");
+        }
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    run(&mut apt(&["update", "-q"]))?;
+    let mut install = apt(&["install", "-y", "-q", "--no-install-recommends"]);
+    install.args(packages);
+    run(&mut install)
+}
+
+fn unsafe_is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Build every plugin for wasm32-wasip2 and copy them to target/plugins,
+/// where the host finds them (beside target/debug and target/release).
+fn build_plugins(root: &Path) -> anyhow::Result<PathBuf> {
+    ensure_wasm_target()?;
+    run(cargo().current_dir(root.join("plugins")).args(["build", "--release", "--target", "wasm32-wasip2"]))?;
+    let built = root.join("plugins/target/wasm32-wasip2/release");
+    let dest = root.join("target/plugins");
+    std::fs::create_dir_all(&dest).with_context(|| format!("creating {}", dest.display()))?;
+    for entry in std::fs::read_dir(&built).with_context(|| format!("reading {}", built.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            let name = path.file_name().expect("a file name");
+            // Test plugins stay out of the installed plugin set; tests load them from `built`.
+            if is_test_plugin(&name.to_string_lossy()) {
+                continue;
+            }
+            std::fs::copy(&path, dest.join(name)).with_context(|| format!("copying {}", path.display()))?;
+        }
+    }
+    Ok(built)
+}
+
+fn is_test_plugin(file: &str) -> bool {
+    matches!(file, "misbehave.wasm" | "wasi_fs.wasm")
+}
+
+fn build(root: &Path, profile: Profile) -> anyhow::Result<()> {
+    build_plugins(root)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root).args(["build", "-p", "hazel"]);
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
+    run(&mut cmd)
+}
+
+fn demo(root: &Path) -> anyhow::Result<()> {
+    build(root, Profile::Debug)?;
+    let confdir = root.join("host/hazel/demo");
+    eprintln!("xtask: serving {} — try `upsc demo@127.0.0.1` in another terminal; Ctrl-C stops", confdir.display());
+    run(Command::new(root.join("target/debug/hazel")).arg("serve").arg("-c").arg(&confdir))
+}
+
+fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
+    let plugin_dir = build_plugins(root)?;
+    // End-to-end tests talk to Hazel with NUT's own clients.
+    ensure_debian_packages(&["nut-client"], &["upsc"])?;
+    // Plugin logic is plain Rust: its unit tests run natively.
+    let host_target = host_triple()?;
+    run(cargo().current_dir(root.join("plugins")).args(["test", "--target", &host_target, "--workspace"]))?;
+    let mut cmd = cargo();
+    cmd.current_dir(root).args(["test", "--workspace"]).args(extra).env("HAZEL_PLUGIN_DIR", &plugin_dir);
+    run(&mut cmd)
+}
+
+fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
+    build(root, Profile::Release)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root).args(["run", "--release", "-p", "hazel-bench", "--"]).args(extra);
+    run(&mut cmd)
+}
+
+fn host_triple() -> anyhow::Result<String> {
+    let out = Command::new("rustc").arg("-vV").output().context("running rustc -vV")?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .context("rustc -vV printed no host triple")
+}
