@@ -140,3 +140,17 @@ async fn rejected_configuration_is_not_retried() {
     let err = handle.set_var("x", "1").await.unwrap_err();
     assert!(matches!(err, hazel_runtime::RequestError::Unavailable(_)), "{err:?}");
 }
+
+/// A plugin that handles a refused allocation itself is not a fault: it
+/// reports a device error, the data goes stale, and the instance is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_allocation_handled_by_the_plugin_is_not_a_fault() {
+    let rt = runtime();
+    let plugin = load(&rt, "misbehave").await;
+    let (_h, state) = spawn(&rt, device("graceful", plugin, some_file(), &[("behavior", "alloc-graceful"), ("after", "1")]));
+    let s = wait_for(&state, "device error", |s| stale_reason(s).is_some()).await;
+    let reason = stale_reason(&s).unwrap();
+    assert!(reason.contains("allocating 1 GiB was refused") && !reason.contains("trapped"), "{reason}");
+    // Not restarted: the variables of the first update are still there.
+    assert!(s.var("test.counter").is_some());
+}

@@ -75,7 +75,8 @@ impl Guest for Misbehave {
                 Behavior::Trap => core::arch::wasm32::unreachable(),
                 Behavior::Loop => spin_forever(),
                 Behavior::Panic => panic!("misbehave: asked to panic"),
-                Behavior::Alloc => allocated = Some(allocate_huge()?),
+                Behavior::Alloc => allocated = Some(allocate_huge_infallibly()),
+                Behavior::AllocGraceful => allocated = Some(allocate_huge()?),
                 Behavior::Ok | Behavior::Escape | Behavior::SlowInit => {}
             }
         }
@@ -161,6 +162,15 @@ fn allocate_huge() -> Result<usize, DeviceError> {
     let last = block.last().copied().unwrap_or(0);
     core::hint::black_box(last);
     Ok(block.len())
+}
+
+/// Allocate and fill 1 GiB with no way to fail gracefully: when the host
+/// refuses to grow memory, the allocation-failure handler aborts (traps).
+fn allocate_huge_infallibly() -> usize {
+    // black_box on the buffer itself: otherwise the optimiser may prove the
+    // buffer unused and remove the allocation altogether.
+    let block = core::hint::black_box(vec![0xA5u8; HUGE_ALLOCATION]);
+    block.len()
 }
 
 /// Try every escape path plus the granted `port`, publishing one variable per

@@ -9,7 +9,8 @@
 //! | `ok` (default) | nothing bad, ever: the control device for "other devices keep updating" |
 //! | `trap` | `update` executes `unreachable` once `after` updates have succeeded |
 //! | `loop` | `update` spins forever once `after` updates have succeeded (epoch/fuel test) |
-//! | `alloc` | `update` tries to allocate and fill 1 GiB once `after` updates have succeeded (memory limit test): a refused allocation returns `failed`, a granted one publishes `test.alloc` = `ok:<bytes>` |
+//! | `alloc` | `update` allocates and fills 1 GiB infallibly once `after` updates have succeeded, like a plugin with a runaway buffer: a refused `memory.grow` ends in the allocation-failure trap |
+//! | `alloc-graceful` | the same with a fallible reservation: a refused allocation returns `failed`, a granted one publishes `test.alloc` = `ok:<bytes>` |
 //! | `panic` | `update` panics once `after` updates have succeeded (the panic handler traps) |
 //! | `escape` | every `update` tries `file.read`/`file.stat` on paths it was not granted ([`ESCAPE_PROBES`]) and on its `port`, publishing `test.read.<probe>`/`test.stat.<probe>` (probe `port` for the granted file) = `denied`, `not-found`, `too-large:<limit>`, `io:<message>` or `ok:<bytes>` |
 //! | `slow-init` | `init` never returns |
@@ -37,8 +38,10 @@ pub enum Behavior {
     Trap,
     /// Never return from `update`.
     Loop,
-    /// Allocate and touch 1 GiB in `update`.
+    /// Allocate and touch 1 GiB in `update`, infallibly (traps when refused).
     Alloc,
+    /// Reserve 1 GiB fallibly in `update`; report the refusal as `failed`.
+    AllocGraceful,
     /// Panic in `update`.
     Panic,
     /// Try to read files outside the grant in `update`.
@@ -55,6 +58,7 @@ impl Behavior {
             "trap" => Behavior::Trap,
             "loop" => Behavior::Loop,
             "alloc" => Behavior::Alloc,
+            "alloc-graceful" => Behavior::AllocGraceful,
             "panic" => Behavior::Panic,
             "escape" => Behavior::Escape,
             "slow-init" => Behavior::SlowInit,
