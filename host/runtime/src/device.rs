@@ -220,7 +220,7 @@ async fn run_instance(
         Ok(Err(e)) => return Ended::Retry(format!("init failed: {}", device_error_text(&e))),
         Err(fault) => return Ended::Retry(format!("init: {fault}")),
     }
-    state.reset("plugin restarted");
+    state.reset();
     state.apply_host_edits(config.host_edits.iter().cloned());
 
     let mut ticker = tokio::time::interval(config.poll_interval);

@@ -96,17 +96,15 @@ impl DeviceState {
         });
     }
 
-    /// Drop every variable and command (the plugin instance was replaced and
-    /// will report its state afresh), keeping the device marked stale.
-    pub fn reset(&self, reason: impl Into<String>) {
-        let reason = reason.into();
+    /// Drop every variable and command: a new plugin instance is starting and
+    /// will report its state afresh. The device is `Starting` until it does.
+    pub fn reset(&self) {
         self.modify(|s| {
             let ignore_lb = s.ignores_lb();
             let generation = s.generation;
             *s = Snapshot::new();
             s.set_ignore_lb(ignore_lb);
             s.generation = generation;
-            s.availability = Availability::Stale(reason);
             true
         });
     }
