@@ -6,11 +6,11 @@
 //! entry maps native code into the process, so the cache directory must be
 //! private to the user running Hazel; a directory others can write is refused.
 
-use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+#[cfg(feature = "compiler")]
 use wasmtime::Engine;
 
 /// A directory of compiled plugins.
@@ -26,7 +26,10 @@ pub fn digest_hex(bytes: &[u8]) -> String {
 }
 
 /// A short hex fingerprint of everything that makes compiled code valid for `engine`.
+/// (Only an engine that can compile knows it; the runtime-only build never writes the cache.)
+#[cfg(feature = "compiler")]
 pub fn engine_fingerprint(engine: &Engine) -> String {
+    use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
     format!("{:016x}", hasher.finish())
@@ -61,6 +64,7 @@ impl CompiledCache {
     }
 
     /// Where the compiled form of a plugin with `digest` lives for `engine`.
+    #[cfg(feature = "compiler")]
     pub fn entry_path(&self, engine: &Engine, digest: &str) -> PathBuf {
         self.dir.join(format!("{digest}-{}.cwasm", engine_fingerprint(engine)))
     }

@@ -33,9 +33,9 @@ pub enum Change {
     AddCommand(String),
     /// Stop advertising an instant command.
     RemoveCommand(String),
-    /// Replace the status tokens.
-    SetStatus(Vec<String>),
-    /// Replace the active alarms.
+    /// Replace the active alarms (only for `ALARM` keyword lines; the
+    /// dummy device publishes `ups.status` and `ups.alarm` with
+    /// [`Change::SetValue`] and never sends WIT `set-status`).
     SetAlarms(Vec<String>),
 }
 

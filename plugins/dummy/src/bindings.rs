@@ -86,7 +86,6 @@ fn to_change(change: api::Change) -> Change {
         }),
         api::Change::AddCommand(name) => Change::AddCommand(name),
         api::Change::RemoveCommand(name) => Change::RemoveCommand(name),
-        api::Change::SetStatus(tokens) => Change::SetStatus(tokens),
         api::Change::SetAlarms(alarms) => Change::SetAlarms(alarms),
     }
 }
@@ -136,8 +135,10 @@ impl Guest for Dummy {
     }
 
     fn instcmd(name: String, _argument: Option<String>) -> Result<(), DeviceError> {
-        // dummy-ups advertises commands but carries none out: it answers
-        // "unknown" to every one (upsd: ERR CMD-NOT-SUPPORTED).
+        // dummy-ups advertises `load.off` (and, with `cmd_comments`, the
+        // file's `#CMD:` commands) but carries none out: it answers
+        // "unknown" (STAT_INSTCMD_UNKNOWN) to every one; upsd still says OK,
+        // and ERR UNKNOWN to GET TRACKING (DUMMY-UPS.md §h).
         log::write(
             log::Level::Info,
             &alloc::format!("instcmd: unknown command [{name}]"),

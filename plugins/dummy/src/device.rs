@@ -6,29 +6,37 @@
 //! returns the difference, so the host only ever sees real changes and the
 //! first update returns everything.
 //!
-//! Replay follows dummy-ups (NUT 2.8.0, observed in
-//! tests/nut-facts/DUMMY-UPS.md):
+//! Everything follows real dummy-ups of NUT 2.8.0, as observed in
+//! tests/nut-facts/DUMMY-UPS.md, because a NUT client must not be able to
+//! tell the two apart on the same file:
+//! - before the file, the device has what the driver core and dummy-ups
+//!   start with (§a): `device.type: ups` and `driver.parameter.mode`
+//!   without flags (upsd: read-only `NUMBER`), and `ups.mfr: Dummy
+//!   Manufacturer`, `ups.model: Dummy UPS`, `ups.status: OL`, each
+//!   `RW STRING:32`;
+//! - `ups.status` and `ups.alarm` are ordinary variables published
+//!   verbatim with `set-value` (§b, §f): no de-duplication, no reordering,
+//!   `ALARM` neither added nor removed. `set-status` is never used;
+//!   `set-alarms` only for the newer-NUT `ALARM <text>` keyword lines
+//!   ([`Statement::Alarm`]);
 //! - a *pass* runs statements in order from the top; `TIMER n` suspends it
-//!   and a later `update` (once n seconds have passed on the monotonic
-//!   clock) resumes at the next statement. `update` itself never waits;
-//! - `init` runs the first pass up to its first `TIMER`, like the driver's
-//!   start-up, then copies `ups.mfr`/`ups.model`/`ups.serial` into
-//!   `device.mfr`/`device.model`/`device.serial` (NUT's core does that once
-//!   at start-up, overwriting the file's `device.*` values);
+//!   and the first `update` at least n seconds later resumes it (§i;
+//!   `update` itself never waits). With the host calling `update` every
+//!   `pollinterval` P, a block ending in `TIMER n` lasts
+//!   `ceil(n / P) × P`, as in NUT;
+//! - `init` runs the first pass up to its first `TIMER`, then copies
+//!   `ups.mfr`/`ups.model`/`ups.serial` into `device.mfr`/`device.model`/
+//!   `device.serial` once (§a): the copy overwrites a value the file gave
+//!   and keeps that line's flags, else it has none;
 //! - in loop mode the next pass starts at the first `update` after the
-//!   previous one reached the end of the file (so reaching the end costs one
-//!   poll, as in NUT); edits to the file are picked up at that point;
+//!   previous one reached the end of the file (so a file ending in `TIMER`
+//!   spends one more poll there, as in NUT); edits to the file are picked
+//!   up at that point;
 //! - in once mode a new pass starts only when `file.stat` shows a different
-//!   size or modification time than the content in use.
-//!
-//! When a pass starts on new file content, what the new content can no
-//! longer produce is dropped first: variables no statement names are
-//! removed (or go back to their start-up value: `ups.mfr`, `ups.model`,
-//! `device.*` copies, `driver.parameter.mode`), `ups.status` goes back to
-//! `OL` if no line sets it, and alarms no line raises are cleared.
-//! Variables the new file still names keep their value until their line
-//! runs, so a file with TIMERs does not flicker. (NUT never removes stale
-//! variables; Hazel does.)
+//!   size or modification time than the content in use (§g);
+//! - a new pass never removes anything: values the file sets overwrite the
+//!   current ones (including `SET VAR` values), variables it no longer
+//!   mentions keep their value (§g).
 
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -36,22 +44,38 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::api::{Change, DeviceError, FileError, FileStat, Host, LogLevel, VarMeta};
-use crate::known_vars::{self, Flags, INITIAL_STATUS, INITIAL_VALUES};
-use crate::script::{Script, Statement};
+use crate::known_vars::{self, Flags, INITIAL_VALUES};
+use crate::script::{Script, Statement, is_driver_variable};
 use crate::settings::{Mode, Settings};
 
-/// The only instant command dummy-ups advertises. It answers "unknown" to
-/// it like to every command.
+/// The only instant command dummy-ups advertises (DUMMY-UPS.md §d). It
+/// answers "unknown" to it like to every command.
 pub const ALWAYS_ADVERTISED_COMMAND: &str = "load.off";
 
-/// Whether `#CMD:` comments add instant commands. Real dummy-ups treats
-/// them as plain comments and advertises only `load.off`, whatever the file
-/// says (DUMMY-UPS.md §d), so Hazel does the same; the parsed commands stay
-/// available in [`Script::commands`] should Hazel choose to list them.
-pub const ADVERTISE_CMD_COMMENTS: bool = false;
+/// How much earlier than its end a `TIMER` pause may be found over.
+///
+/// dummy-ups counts `TIMER` in whole seconds of `time()`, and ups.conf's
+/// `pollinterval` is a whole number of seconds, so the poll that ends a
+/// pause is the first one at least n seconds after the `TIMER`. The host's
+/// polls come every `pollinterval`, but the clock reading inside `update`
+/// jitters by a few milliseconds; without this tolerance a poll landing
+/// 1 ms "early" would stretch `TIMER 2` at `pollinterval = 2` from 2 to 4
+/// seconds. Half a second is far more than the jitter and less than the
+/// one-second step between any two candidate poll times.
+pub const TIMER_SLACK_MS: u64 = 500;
 
 /// Variable through which the running mode is published, as dummy-ups does.
 const MODE_VARIABLE: &str = "driver.parameter.mode";
+
+/// Variables NUT's driver core publishes, without flags, before the driver
+/// reads its file; a file line replaces the value and gives it flags.
+const CORE_VALUES: &[(&str, &str)] = &[("device.type", "ups")];
+
+/// The status variable.
+const STATUS_VARIABLE: &str = "ups.status";
+
+/// The alarm variable, which the host also writes for `set-alarms`.
+const ALARM_VARIABLE: &str = "ups.alarm";
 
 /// Start-up copies NUT's core makes: (source, copy).
 const DEVICE_COPIES: &[(&str, &str)] = &[
@@ -68,20 +92,17 @@ struct Variable {
     name: String,
     value: String,
     /// Flags, or `None` for a variable without any (upsd shows `NUMBER`,
-    /// read-only), such as `driver.parameter.mode` and the `device.*`
-    /// start-up copies.
+    /// read-only), such as `device.type` and the `device.*` start-up copies.
     flags: Option<Flags>,
 }
 
 /// Everything a NUT client can see of the device.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct DeviceState {
-    /// Variables other than `ups.status` and `ups.alarm`, keyed by
+    /// Variables, `ups.status` and `ups.alarm` included, keyed by
     /// lowercased name.
     variables: BTreeMap<String, Variable>,
-    /// Status tokens; the host builds `ups.status` from them.
-    status: Vec<String>,
-    /// Active alarms; the host builds `ups.alarm` from them.
+    /// Alarms raised by `ALARM` keyword lines (reported with `set-alarms`).
     alarms: Vec<String>,
     /// Advertised instant commands, keyed by lowercased name.
     commands: BTreeMap<String, String>,
@@ -92,23 +113,33 @@ impl DeviceState {
     /// `setvar()` does for file lines and `SET VAR`).
     fn set_with_table_flags(&mut self, name: &str, value: &str) {
         let flags = Some(known_vars::flags_for(name));
-        self.set_variable(Variable {
-            name: name.to_string(),
-            value: value.to_string(),
-            flags,
-        });
+        self.set(name, value, flags);
+    }
+
+    /// Set a value the way NUT's `dstate_setinfo` does: an existing
+    /// variable keeps its flags, a new one has none.
+    fn set_keeping_flags(&mut self, name: &str, value: &str) {
+        let flags = self.variable(name).and_then(|existing| existing.flags);
+        self.set(name, value, flags);
     }
 
     /// Insert or update; an update keeps the first spelling of the name.
-    fn set_variable(&mut self, variable: Variable) {
-        let key = variable.name.to_ascii_lowercase();
+    fn set(&mut self, name: &str, value: &str, flags: Option<Flags>) {
+        let key = name.to_ascii_lowercase();
         match self.variables.get_mut(&key) {
             Some(existing) => {
-                existing.value = variable.value;
-                existing.flags = variable.flags;
+                existing.value = value.to_string();
+                existing.flags = flags;
             }
             None => {
-                self.variables.insert(key, variable);
+                self.variables.insert(
+                    key,
+                    Variable {
+                        name: name.to_string(),
+                        value: value.to_string(),
+                        flags,
+                    },
+                );
             }
         }
     }
@@ -121,14 +152,6 @@ impl DeviceState {
         self.variables.remove(&name.to_ascii_lowercase());
     }
 
-    /// Replace the alarm list by one alarm (`ups.alarm` value) or none.
-    fn set_single_alarm(&mut self, text: &str) {
-        self.alarms.clear();
-        if !text.is_empty() {
-            self.alarms.push(text.to_string());
-        }
-    }
-
     /// `ALARM <text>`: add an alarm unless it is already active, so a
     /// looping file does not pile up copies.
     fn add_alarm(&mut self, text: &str) {
@@ -138,15 +161,10 @@ impl DeviceState {
     }
 }
 
-/// Status tokens of a `SET VAR ups.status` value.
-fn split_status(value: &str) -> Vec<String> {
-    value.split_ascii_whitespace().map(str::to_string).collect()
-}
-
-/// Whether `name` is in the `driver.*` collection (ignoring case).
-fn is_driver_variable(name: &str) -> bool {
-    name.get(..7)
-        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("driver."))
+/// Whether `name` takes dummy-ups' status path (`strncmp(name,
+/// "ups.status", 10)` in the driver: a case-sensitive prefix).
+fn is_status_path(name: &str) -> bool {
+    name.starts_with(STATUS_VARIABLE)
 }
 
 /// The file content in use.
@@ -174,17 +192,8 @@ pub struct DummyDevice {
     /// timestamp when it comes back.
     loaded: Option<LoadedFile>,
     progress: Progress,
-    /// Variables the device has without any file line, with the value they
-    /// return to when a new file version stops setting them.
-    baseline: BTreeMap<String, Variable>,
     working: DeviceState,
     published: DeviceState,
-    /// The status was reported once. The first update reports it even when
-    /// it is empty (NUT publishes `ups.status: ""` for `ups.status:`).
-    status_sent: bool,
-    /// `ups.status` flags were sent (the host keeps the variable from the
-    /// first non-empty status on).
-    status_meta_sent: bool,
 }
 
 impl DummyDevice {
@@ -197,17 +206,14 @@ impl DummyDevice {
     ///
     /// [`DeviceError::Failed`] naming the file when it cannot be read.
     pub fn open(settings: Settings, host: &mut impl Host) -> Result<DummyDevice, DeviceError> {
-        let mut baseline = DeviceState::default();
-        for (name, value) in INITIAL_VALUES {
-            baseline.set_with_table_flags(name, value);
+        let mut working = DeviceState::default();
+        for (name, value) in CORE_VALUES {
+            working.set(name, value, None);
         }
-        baseline.set_variable(Variable {
-            name: MODE_VARIABLE.to_string(),
-            value: settings.mode_name.clone(),
-            flags: None,
-        });
-        let mut working = baseline.clone();
-        working.status = split_status(INITIAL_STATUS);
+        working.set(MODE_VARIABLE, &settings.mode_name, None);
+        for (name, value) in INITIAL_VALUES {
+            working.set_with_table_flags(name, value);
+        }
         working.commands.insert(
             ALWAYS_ADVERTISED_COMMAND.to_string(),
             ALWAYS_ADVERTISED_COMMAND.to_string(),
@@ -217,11 +223,8 @@ impl DummyDevice {
             settings,
             loaded: None,
             progress: Progress::Finished,
-            baseline: baseline.variables,
             working,
             published: DeviceState::default(),
-            status_sent: false,
-            status_meta_sent: false,
         };
         let stat = match host.stat(&device.settings.port) {
             Ok(stat) => stat,
@@ -251,18 +254,21 @@ impl DummyDevice {
         )
     }
 
-    /// Advance replay as far as the clock allows and return what changed
-    /// since the last call.
+    /// One poll: continue or start a pass as the mode and the clock allow,
+    /// and return what changed since the previous call.
     ///
     /// # Errors
     ///
-    /// [`DeviceError::Unreachable`] while the file cannot be read (the host
-    /// marks the data stale and keeps polling; the file is re-read as soon
-    /// as it is back).
+    /// [`DeviceError::Unreachable`] when the file cannot be read any more;
+    /// the host then marks the data stale and keeps polling.
     pub fn update(&mut self, host: &mut impl Host) -> Result<Vec<Change>, DeviceError> {
         let now_ms = host.monotonic_ms();
         let next_step = match self.progress {
-            Progress::Paused { resume_at_ms, .. } if now_ms < resume_at_ms => None,
+            Progress::Paused { resume_at_ms, .. }
+                if now_ms.saturating_add(TIMER_SLACK_MS) < resume_at_ms =>
+            {
+                None
+            }
             Progress::Paused { next_step, .. } => Some(next_step),
             Progress::Finished => self.start_pass(host)?,
         };
@@ -272,26 +278,33 @@ impl DummyDevice {
         Ok(self.take_changes())
     }
 
-    /// `SET VAR`: change the in-memory value; `update` reports it. The host
-    /// has already checked that the variable exists and is writable.
+    /// `SET VAR`: change the in-memory value as dummy-ups' `setvar()` does;
+    /// `update` reports it. The host has already checked that the variable
+    /// exists and is writable.
     ///
     /// # Errors
     ///
     /// [`DeviceError::Unknown`] for a variable the device does not have,
-    /// [`DeviceError::Invalid`] for `driver.*`.
+    /// [`DeviceError::Invalid`] for `driver.*` and read-only variables.
     pub fn set_var(&mut self, name: &str, value: &str) -> Result<(), DeviceError> {
-        if name.eq_ignore_ascii_case("ups.status") {
-            self.working.status = split_status(value);
-        } else if name.eq_ignore_ascii_case("ups.alarm") {
-            self.working.set_single_alarm(value);
-        } else if is_driver_variable(name) {
+        if is_status_path(name) {
+            // The raw string, even "" or "OB  LB" (facts §b, §f).
+            self.working.set_keeping_flags(STATUS_VARIABLE, value);
+            return Ok(());
+        }
+        if is_driver_variable(name) {
             return Err(DeviceError::Invalid(format!(
                 "{name} is set by the driver, not by clients"
             )));
-        } else if self.working.variable(name).is_none() {
+        }
+        let Some(variable) = self.working.variable(name) else {
             // dummy-ups only lets clients change variables that exist.
             return Err(DeviceError::Unknown);
-        } else if value.is_empty() {
+        };
+        if !variable.flags.is_some_and(|flags| flags.writable) {
+            return Err(DeviceError::Invalid(format!("{name} is read-only")));
+        }
+        if value.is_empty() {
             // As in dummy-ups' setvar(): an empty value removes the variable.
             self.working.remove_variable(name);
         } else {
@@ -320,11 +333,12 @@ impl DummyDevice {
             self.loaded = None;
             return Err(self.file_failure(&error, DeviceError::Unreachable));
         }
-        self.forget_what_the_file_no_longer_sets();
         Ok(Some(0))
     }
 
-    /// Read and compile the file; log its problems once per content.
+    /// Read and compile the file; log its problems once per content, and
+    /// set the advertised commands: `load.off`, plus the `#CMD:` ones when
+    /// the `cmd_comments` flag is set.
     fn load(&mut self, stat: FileStat, host: &mut impl Host) -> Result<(), FileError> {
         let bytes = host.read(&self.settings.port)?;
         let script = Script::compile(&bytes);
@@ -339,7 +353,7 @@ impl DummyDevice {
             ALWAYS_ADVERTISED_COMMAND.to_string(),
             ALWAYS_ADVERTISED_COMMAND.to_string(),
         );
-        if ADVERTISE_CMD_COMMENTS {
+        if self.settings.cmd_comments {
             for command in &script.commands {
                 commands
                     .entry(command.to_ascii_lowercase())
@@ -351,49 +365,15 @@ impl DummyDevice {
         Ok(())
     }
 
-    /// NUT's start-up copy of `ups.*` identity into `device.*`. A copy
-    /// keeps the flags of a `device.*` line the file had, else has none.
+    /// NUT's start-up copy of `ups.*` identity into `device.*`: the value
+    /// overwrites whatever the file gave, the flags stay (a `device.*` line
+    /// made it `RW STRING:32`; a pure copy has none).
     fn copy_device_identity(&mut self) {
         for (source, copy) in DEVICE_COPIES {
-            let Some(value) = self.working.variable(source).map(|v| v.value.clone()) else {
-                continue;
-            };
-            let flags = self
-                .working
-                .variable(copy)
-                .and_then(|existing| existing.flags);
-            let variable = Variable {
-                name: copy.to_string(),
-                value,
-                flags,
-            };
-            self.baseline.insert(copy.to_string(), variable.clone());
-            self.working.set_variable(variable);
-        }
-    }
-
-    /// Drop variables and alarms the new content never sets, and restore
-    /// the start-up values it stopped overriding.
-    fn forget_what_the_file_no_longer_sets(&mut self) {
-        let Some(file) = &self.loaded else {
-            return;
-        };
-        let script = &file.script;
-        let baseline = &self.baseline;
-        self.working.variables.retain(|key, variable| {
-            baseline.contains_key(key) || script.mentions_variable(&variable.name)
-        });
-        for (key, start_up) in baseline {
-            if !script.mentions_variable(&start_up.name) {
-                self.working.variables.insert(key.clone(), start_up.clone());
+            if let Some(value) = self.working.variable(source).map(|v| v.value.clone()) {
+                self.working.set_keeping_flags(copy, &value);
             }
         }
-        if !script.mentions_variable("ups.status") {
-            self.working.status = split_status(INITIAL_STATUS);
-        }
-        self.working
-            .alarms
-            .retain(|alarm| script.mentions_alarm(alarm));
     }
 
     /// Run statements from `first_step` until a TIMER suspends the pass or
@@ -418,14 +398,10 @@ impl DummyDevice {
                 }
                 Statement::Alarm(Some(text)) => working.add_alarm(text),
                 Statement::Alarm(None) => working.alarms.clear(),
-                Statement::SetStatus(tokens) => working.status = tokens.clone(),
-                // The host owns `ups.alarm`: the file's value becomes the
-                // alarm list; an empty value clears it.
-                Statement::SetVar { name, value } if name.eq_ignore_ascii_case("ups.alarm") => {
-                    working.set_single_alarm(value);
-                }
+                // status_commit() is a dstate_setinfo(): even "" is published.
+                Statement::StatusLine(value) => working.set_keeping_flags(STATUS_VARIABLE, value),
                 Statement::SetVar { name, value } if value.is_empty() => {
-                    working.remove_variable(name)
+                    working.remove_variable(name);
                 }
                 Statement::SetVar { name, value } => working.set_with_table_flags(name, value),
             }
@@ -436,15 +412,37 @@ impl DummyDevice {
     /// afterwards they are the same.
     fn take_changes(&mut self) -> Vec<Change> {
         let mut changes = Vec::new();
-        let (working, published) = (&self.working, &self.published);
+        let working = &self.working;
+        let mut published = core::mem::take(&mut self.published.variables);
 
-        for (key, variable) in &published.variables {
+        // `set-alarms` first: the host answers it by rewriting `ups.alarm`
+        // and rebuilding `ups.status` from status tokens (none here). Both
+        // are then sent again below, so the verbatim values stay.
+        if working.alarms != self.published.alarms {
+            changes.push(Change::SetAlarms(working.alarms.clone()));
+            published.remove(STATUS_VARIABLE);
+            published.remove(ALARM_VARIABLE);
+            if !working.alarms.is_empty() && working.variable(ALARM_VARIABLE).is_none() {
+                // The host created ups.alarm; dummy-ups' flags for it.
+                changes.push(Change::SetMeta(meta(
+                    ALARM_VARIABLE,
+                    known_vars::flags_for(ALARM_VARIABLE),
+                )));
+            }
+        }
+
+        for (key, variable) in &published {
             if !working.variables.contains_key(key) {
                 changes.push(Change::Remove(variable.name.clone()));
             }
         }
         for (key, variable) in &working.variables {
-            let old = published.variables.get(key);
+            let mut old = published.get(key);
+            // set-meta cannot take flags away: re-create the variable.
+            if old.is_some_and(|old| old.flags.is_some() && variable.flags.is_none()) {
+                changes.push(Change::Remove(variable.name.clone()));
+                old = None;
+            }
             if old.is_none_or(|old| old.value != variable.value) {
                 changes.push(Change::SetValue(
                     variable.name.clone(),
@@ -458,37 +456,13 @@ impl DummyDevice {
                 changes.push(Change::SetMeta(meta(&variable.name, flags)));
             }
         }
-        // Status and alarms after the variables: the host derives parts of
-        // ups.status (ignorelb) from battery variables.
-        if !self.status_sent || working.status != published.status {
-            changes.push(Change::SetStatus(working.status.clone()));
-            self.status_sent = true;
-        }
-        if !self.status_meta_sent && !working.status.is_empty() {
-            changes.push(Change::SetMeta(meta(
-                "ups.status",
-                known_vars::flags_for("ups.status"),
-            )));
-            self.status_meta_sent = true;
-        }
-        if working.alarms != published.alarms {
-            changes.push(Change::SetAlarms(working.alarms.clone()));
-            // The host creates ups.alarm when alarms appear and removes it
-            // when they clear; give it its flags each time it appears.
-            if published.alarms.is_empty() && !working.alarms.is_empty() {
-                changes.push(Change::SetMeta(meta(
-                    "ups.alarm",
-                    known_vars::flags_for("ups.alarm"),
-                )));
-            }
-        }
-        for (key, command) in &published.commands {
+        for (key, command) in &self.published.commands {
             if !working.commands.contains_key(key) {
                 changes.push(Change::RemoveCommand(command.clone()));
             }
         }
         for (key, command) in &working.commands {
-            if !published.commands.contains_key(key) {
+            if !self.published.commands.contains_key(key) {
                 changes.push(Change::AddCommand(command.clone()));
             }
         }

@@ -1,6 +1,9 @@
 //! Replay tests of [`DummyDevice`] against a fake host: a settable clock and
-//! one in-memory file.
+//! one in-memory file, plus a small model of what the host publishes from
+//! the changes (to compare with real NUT's answers).
 
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
@@ -21,9 +24,13 @@ struct FakeHost {
 
 impl FakeHost {
     fn new(path: &str, content: &str) -> FakeHost {
+        FakeHost::with_bytes(path, content.as_bytes())
+    }
+
+    fn with_bytes(path: &str, content: &[u8]) -> FakeHost {
         FakeHost {
             path: path.to_string(),
-            content: Some(content.as_bytes().to_vec()),
+            content: Some(content.to_vec()),
             modified_ms: 1_000,
             now_ms: 50_000,
             reads: 0,
@@ -34,6 +41,11 @@ impl FakeHost {
     /// Replace the file, as an editor would (new mtime).
     fn rewrite(&mut self, content: &str) {
         self.content = Some(content.as_bytes().to_vec());
+        self.modified_ms += 1_000;
+    }
+
+    /// `touch`: same content, new mtime.
+    fn touch(&mut self) {
         self.modified_ms += 1_000;
     }
 
@@ -73,6 +85,89 @@ impl Host for FakeHost {
     }
 }
 
+/// What a NUT client sees, built from the changes the way Hazel's host
+/// builds it (hazel-state `Snapshot`): names ignore case and keep their
+/// first spelling, `set-meta` needs an existing variable, `set-alarms`
+/// writes `ups.alarm` and rebuilds `ups.status` from the status tokens
+/// (the dummy never sends any, so an active alarm makes it `ALARM`).
+#[derive(Default)]
+struct Published {
+    /// lowercased name -> (name, value, flags)
+    vars: BTreeMap<String, (String, String, Option<VarMeta>)>,
+    commands: BTreeSet<String>,
+    alarms: Vec<String>,
+}
+
+impl Published {
+    fn apply(&mut self, changes: &[Change]) {
+        for change in changes {
+            match change {
+                Change::SetValue(name, value) => self.set(name, value),
+                Change::Remove(name) => {
+                    self.vars.remove(&name.to_ascii_lowercase());
+                }
+                Change::SetMeta(meta) => {
+                    if let Some(var) = self.vars.get_mut(&meta.name.to_ascii_lowercase()) {
+                        var.2 = Some(meta.clone());
+                    }
+                }
+                Change::AddCommand(name) => {
+                    self.commands.insert(name.clone());
+                }
+                Change::RemoveCommand(name) => {
+                    self.commands.remove(name);
+                }
+                Change::SetAlarms(alarms) => {
+                    if *alarms == self.alarms {
+                        continue;
+                    }
+                    self.alarms = alarms.clone();
+                    if alarms.is_empty() {
+                        self.vars.remove("ups.alarm");
+                    } else {
+                        self.set("ups.alarm", &alarms.join(" "));
+                        self.set("ups.status", "ALARM");
+                    }
+                }
+            }
+        }
+    }
+
+    fn set(&mut self, name: &str, value: &str) {
+        self.vars
+            .entry(name.to_ascii_lowercase())
+            .and_modify(|var| var.1 = value.to_string())
+            .or_insert_with(|| (name.to_string(), value.to_string(), None));
+    }
+
+    fn value(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(&name.to_ascii_lowercase())
+            .map(|var| var.1.as_str())
+    }
+
+    fn spelling(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(&name.to_ascii_lowercase())
+            .map(|var| var.0.as_str())
+    }
+
+    /// upsd's `GET TYPE` words.
+    fn type_words(&self, name: &str) -> Option<String> {
+        let (_, _, meta) = self.vars.get(&name.to_ascii_lowercase())?;
+        Some(match meta {
+            None => "NUMBER".to_string(),
+            Some(meta) => {
+                let rw = if meta.writable { "RW " } else { "" };
+                match meta.string_max_len {
+                    Some(len) => format!("{rw}STRING:{len}"),
+                    None => format!("{rw}NUMBER"),
+                }
+            }
+        })
+    }
+}
+
 fn open(port: &str, host: &mut FakeHost) -> DummyDevice {
     let settings = settings::parse([("port", Some(port))]).unwrap();
     DummyDevice::open(settings, host).unwrap()
@@ -82,22 +177,31 @@ fn set(name: &str, value: &str) -> Change {
     Change::SetValue(name.to_string(), value.to_string())
 }
 
-fn status(tokens: &[&str]) -> Change {
-    Change::SetStatus(tokens.iter().map(|t| t.to_string()).collect())
+fn rw_string(name: &str, len: u32) -> Change {
+    Change::SetMeta(VarMeta {
+        name: name.into(),
+        writable: true,
+        string_max_len: Some(len),
+    })
 }
 
-/// Only the value/remove/status/alarm changes, which is what most tests
-/// care about.
+fn rw_number(name: &str) -> Change {
+    Change::SetMeta(VarMeta {
+        name: name.into(),
+        writable: true,
+        string_max_len: None,
+    })
+}
+
+/// Only the value/remove/alarm changes, which is what most tests care
+/// about.
 fn values(changes: &[Change]) -> Vec<Change> {
     changes
         .iter()
         .filter(|c| {
             matches!(
                 c,
-                Change::SetValue(..)
-                    | Change::Remove(_)
-                    | Change::SetStatus(_)
-                    | Change::SetAlarms(_)
+                Change::SetValue(..) | Change::Remove(_) | Change::SetAlarms(_)
             )
         })
         .cloned()
@@ -108,6 +212,21 @@ fn has_value(changes: &[Change], name: &str, value: &str) -> bool {
     changes.contains(&set(name, value))
 }
 
+fn has_meta_for(changes: &[Change], name: &str) -> bool {
+    changes
+        .iter()
+        .any(|c| matches!(c, Change::SetMeta(m) if m.name == name))
+}
+
+/// Open a device on `content` and publish its first update.
+fn first_state(port: &str, content: &str) -> (DummyDevice, FakeHost, Published) {
+    let mut host = FakeHost::new(port, content);
+    let mut device = open(port, &mut host);
+    let mut published = Published::default();
+    published.apply(&device.update(&mut host).unwrap());
+    (device, host, published)
+}
+
 #[test]
 fn first_update_publishes_everything_with_flags() {
     let mut host = FakeHost::new(
@@ -116,34 +235,26 @@ fn first_update_publishes_everything_with_flags() {
     );
     let mut device = open("ups1.dev", &mut host);
     let changes = device.update(&mut host).unwrap();
-    let rw_string = |name: &str, len| {
-        Change::SetMeta(VarMeta {
-            name: name.into(),
-            writable: true,
-            string_max_len: Some(len),
-        })
-    };
     assert_eq!(
         changes,
         vec![
             set("battery.charge", "100"),
-            Change::SetMeta(VarMeta {
-                name: "battery.charge".into(),
-                writable: true,
-                string_max_len: None
-            }),
-            // Start-up copies and the mode carry no flags (upsd: NUMBER, read-only).
+            rw_number("battery.charge"),
+            // Start-up copies, the core's device.type and the mode carry no
+            // flags (upsd: NUMBER, read-only).
             set("device.mfr", "American Power Conversion"),
             set("device.model", "Dummy UPS"),
+            set("device.type", "ups"),
             set("driver.parameter.mode", "dummy-once"),
             set("ups.mfr", "American Power Conversion"),
             rw_string("ups.mfr", 32),
             set("ups.model", "Dummy UPS"),
             rw_string("ups.model", 32),
+            // ups.status is an ordinary variable, published verbatim.
+            set("ups.status", "OL CHRG"),
+            rw_string("ups.status", 32),
             set("x.custom", "a  b"),
             rw_string("x.custom", 32),
-            status(&["OL", "CHRG"]),
-            rw_string("ups.status", 32),
             Change::AddCommand("load.off".into()),
         ]
     );
@@ -154,40 +265,77 @@ fn first_update_publishes_everything_with_flags() {
 }
 
 #[test]
+fn defaults_without_file_lines() {
+    // minimal.raw.txt / nostatus.raw.txt.
+    let (_, _, nut) = first_state("nostatus.dev", "battery.charge: 80\n");
+    assert_eq!(nut.value("ups.status"), Some("OL"));
+    assert_eq!(nut.type_words("ups.status").unwrap(), "RW STRING:32");
+    assert_eq!(nut.value("ups.mfr"), Some("Dummy Manufacturer"));
+    assert_eq!(nut.value("ups.model"), Some("Dummy UPS"));
+    assert_eq!(nut.value("device.type"), Some("ups"));
+    assert_eq!(nut.type_words("device.type").unwrap(), "NUMBER");
+    assert_eq!(nut.type_words("driver.parameter.mode").unwrap(), "NUMBER");
+    assert_eq!(nut.value("device.serial"), None);
+    assert_eq!(nut.commands, BTreeSet::from(["load.off".to_string()]));
+
+    // A device.type line replaces the value and gets the default flags.
+    let (_, _, nut) = first_state("epdu.dev", "device.type: pdu\n");
+    assert_eq!(nut.value("device.type"), Some("pdu"));
+    assert_eq!(nut.type_words("device.type").unwrap(), "RW STRING:32");
+}
+
+#[test]
 fn identity_is_copied_from_ups_variables_at_start_up() {
-    // As in NUT: the copy overwrites the file's own device.* values.
+    // mirror2.dev: the copy overwrites the file's device.mfr and keeps that
+    // line's flags; device.serial comes from its own line (no ups.serial).
     let mut host = FakeHost::new(
-        "a.dev",
-        "device.mfr: EATON\nups.model: 5P\nups.serial: G123\n",
+        "mirror2.dev",
+        "ups.mfr: UpsMfrFirst\ndevice.mfr: DeviceMfrSecond\ndevice.serial: DevSerial\nups.status: OB\n",
     );
-    let mut device = open("a.dev", &mut host);
+    let mut device = open("mirror2.dev", &mut host);
     assert_eq!(
         device.identity(),
         (
-            Some("Dummy Manufacturer".into()),
-            Some("5P".into()),
-            Some("G123".into())
+            Some("UpsMfrFirst".into()),
+            Some("Dummy UPS".into()),
+            Some("DevSerial".into())
         )
     );
     let changes = device.update(&mut host).unwrap();
-    assert!(has_value(&changes, "device.mfr", "Dummy Manufacturer"));
-    // device.mfr had a file line, so it keeps that line's flags.
-    assert!(changes.contains(&Change::SetMeta(VarMeta {
-        name: "device.mfr".into(),
-        writable: true,
-        string_max_len: Some(32)
-    })));
-    assert!(
-        !changes
-            .iter()
-            .any(|c| matches!(c, Change::SetMeta(m) if m.name == "device.serial"))
-    );
-    // Later changes of ups.* do not follow into device.*.
+    assert!(has_value(&changes, "device.mfr", "UpsMfrFirst"));
+    assert!(changes.contains(&rw_string("device.mfr", 32)));
+    assert!(has_value(&changes, "device.serial", "DevSerial"));
+    assert!(changes.contains(&rw_string("device.serial", 32)));
+    // A pure copy has no flags: no set-meta at all.
+    assert!(has_value(&changes, "device.model", "Dummy UPS"));
+    assert!(!has_meta_for(&changes, "device.model"));
+
+    // Later changes of ups.* do not follow into device.*, and pure copies
+    // are read-only.
     device.set_var("ups.model", "6P").unwrap();
     assert_eq!(
         values(&device.update(&mut host).unwrap()),
         vec![set("ups.model", "6P")]
     );
+    assert!(matches!(
+        device.set_var("device.model", "x"),
+        Err(DeviceError::Invalid(_))
+    ));
+    assert!(matches!(
+        device.set_var("device.type", "x"),
+        Err(DeviceError::Invalid(_))
+    ));
+
+    // mirror3.dev: ups.serial copied without flags.
+    let (device, _, nut) = first_state(
+        "mirror3.dev",
+        "device.mfr: DeviceMfrFirst\nups.mfr: UpsMfrSecond\nups.serial: UpsSerial\nups.status: OL\n",
+    );
+    assert_eq!(nut.value("device.mfr"), Some("UpsMfrSecond"));
+    assert_eq!(nut.type_words("device.mfr").unwrap(), "RW STRING:32");
+    assert_eq!(nut.value("device.serial"), Some("UpsSerial"));
+    assert_eq!(nut.type_words("device.serial").unwrap(), "NUMBER");
+    assert_eq!(device.identity().2.as_deref(), Some("UpsSerial"));
 
     let mut host = FakeHost::new("b.dev", "");
     let device = open("b.dev", &mut host);
@@ -202,15 +350,288 @@ fn identity_is_copied_from_ups_variables_at_start_up() {
 }
 
 #[test]
-fn empty_value_deletes_and_driver_lines_are_ignored() {
-    let mut host = FakeHost::new(
+fn status_and_alarm_are_published_verbatim_as_variables() {
+    // Facts §f: edge2 `OL OL ob  BOGUS`, e93ps `ALARM OL` with a 39-char
+    // ups.alarm that adds nothing to the status.
+    let (mut device, mut host, nut) = first_state(
         "a.dev",
-        "driver.name: usbhid-ups\nups.mfr:\nups.id: rack1\nups.id: \"\"\n",
+        "ups.status: OL OL ob  BOGUS\nups.alarm: Bypass not available! Internal failure!\n",
     );
-    let mut device = open("a.dev", &mut host);
+    assert_eq!(nut.value("ups.status"), Some("OL OL ob BOGUS"));
+    assert_eq!(
+        nut.value("ups.alarm"),
+        Some("Bypass not available! Internal failure!")
+    );
+    assert_eq!(nut.type_words("ups.alarm").unwrap(), "RW STRING:32");
+    assert!(nut.alarms.is_empty());
+
+    // SET VAR keeps the raw string, double spaces included.
+    device.set_var("ups.status", "OB  LB").unwrap();
+    device.set_var("ups.alarm", "Overheat").unwrap();
+    assert_eq!(
+        device.update(&mut host).unwrap(),
+        vec![set("ups.alarm", "Overheat"), set("ups.status", "OB  LB")]
+    );
+    // An empty status is published as "", an empty ups.alarm removes it.
+    device.set_var("ups.status", "").unwrap();
+    device.set_var("ups.alarm", "").unwrap();
+    assert_eq!(
+        device.update(&mut host).unwrap(),
+        vec![Change::Remove("ups.alarm".into()), set("ups.status", "")]
+    );
+
+    let (_, _, nut) = first_state("pulsar.dev", "ups.status: ALARM OL CHRG RB\n");
+    assert_eq!(nut.value("ups.status"), Some("ALARM OL CHRG RB"));
+}
+
+#[test]
+fn empty_status_line_publishes_an_empty_status() {
+    // emptystatus.dev and ee.dev.
+    for file in [
+        "ups.status:\nbattery.charge: 5\n",
+        "ups.status: \"\"\nbattery.charge: 3\n",
+    ] {
+        let (_, _, nut) = first_state("a.dev", file);
+        assert_eq!(nut.value("ups.status"), Some(""), "{file}");
+        assert_eq!(nut.type_words("ups.status").unwrap(), "RW STRING:32");
+    }
+}
+
+#[test]
+fn empty_values_reproduce_dummy_ups_2_8_0() {
+    // Facts §e: a line without value takes the previous line's value; with
+    // none, or an empty one, nothing is published.
+    let (_, _, nut) = first_state(
+        "a.dev",
+        "ups.load: 40.0\nups.mfr:\nups.model:  2.1\nx.var: \"\"\ny.var:\nnocolonline\n",
+    );
+    assert_eq!(nut.value("ups.mfr"), Some("40.0"));
+    assert_eq!(nut.value("device.mfr"), Some("40.0"));
+    assert_eq!(nut.value("ups.model"), Some("2.1"));
+    assert_eq!(nut.value("x.var"), None);
+    assert_eq!(nut.value("y.var"), None);
+    assert_eq!(nut.value("nocolonline"), None);
+
+    let (_, _, nut) = first_state("eb.dev", "x.var:\n");
+    assert_eq!(nut.value("x.var"), None);
+    let (_, _, nut) = first_state("ec.dev", "a.var: 1\nb.var:\n");
+    assert_eq!(nut.value("b.var"), Some("1"));
+    assert_eq!(nut.type_words("b.var").unwrap(), "RW STRING:32");
+    let (_, _, nut) = first_state("edge.dev", "ups.temperature: 30\ninput.voltage:230\n");
+    assert_eq!(nut.value("input.voltage"), Some("30"));
+
+    // An empty value deletes an existing variable, from the file or SET VAR.
+    let (mut device, mut host, _) =
+        first_state("a.seq", "ups.id: x\nTIMER 10\nups.id: \"\"\nTIMER 10\n");
+    host.advance_seconds(10);
+    assert_eq!(
+        values(&device.update(&mut host).unwrap()),
+        vec![Change::Remove("ups.id".into())]
+    );
+    host.advance_seconds(10);
+    device.update(&mut host).unwrap();
+    assert_eq!(
+        values(&device.update(&mut host).unwrap()),
+        vec![set("ups.id", "x")]
+    );
+    device.set_var("UPS.ID", "").unwrap();
+    assert_eq!(
+        values(&device.update(&mut host).unwrap()),
+        vec![Change::Remove("ups.id".into())]
+    );
+}
+
+#[test]
+fn long_values_are_cut_to_127_characters() {
+    let long = "L".repeat(200);
+    let (_, _, nut) = first_state("a.dev", &format!("long.value: {long}\n"));
+    assert_eq!(nut.value("long.value"), Some(&long[..127]));
+}
+
+#[test]
+fn driver_lines_are_ignored() {
+    let (mut device, mut host, nut) = first_state(
+        "a.dev",
+        "driver.name: usbhid-ups\ndriver.parameter.pollinterval: 10\ndriver.parameter.foo: bar\nups.load: 1\n",
+    );
+    assert_eq!(nut.value("driver.name"), None);
+    assert_eq!(nut.value("driver.parameter.foo"), None);
+    assert_eq!(nut.value("driver.parameter.pollinterval"), None);
+    assert!(matches!(
+        device.set_var("driver.parameter.mode", "x"),
+        Err(DeviceError::Invalid(_))
+    ));
+    assert_eq!(device.update(&mut host).unwrap(), vec![]);
+}
+
+#[test]
+fn set_var_rules() {
+    let (mut device, mut host, _) = first_state("a.dev", "ups.id: x\nbattery.charge: 5\n");
+    assert_eq!(
+        device.set_var("no.such.var", "1"),
+        Err(DeviceError::Unknown)
+    );
+    device.set_var("battery.CHARGE", "notanumber").unwrap();
+    assert_eq!(
+        device.update(&mut host).unwrap(),
+        vec![set("battery.charge", "notanumber")]
+    );
+    // Non-ASCII names must not panic.
+    assert_eq!(device.set_var("drivé.x", "1"), Err(DeviceError::Unknown));
+}
+
+#[test]
+fn once_mode_rereads_a_changed_file_and_keeps_what_it_no_longer_sets() {
+    // Facts §g (g_edit_minimal.txt, g_touch_edge.txt).
+    let (mut device, mut host, mut nut) = first_state(
+        "minimal.dev",
+        "battery.charge: 100\nups.status: OL\nups.id: rack1\nups.mfr: Vendor\n",
+    );
+    device.set_var("ups.id", "baz").unwrap();
+    device.set_var("ups.status", "OB  LB").unwrap();
+    device.set_var("ups.mfr", "NewUpsMfr").unwrap();
+    nut.apply(&device.update(&mut host).unwrap());
+    host.advance_seconds(5);
+    assert_eq!(device.update(&mut host).unwrap(), vec![]);
+
+    // Touched: the file's values overwrite the SET VAR ones; device.mfr is
+    // not copied again.
+    host.touch();
+    nut.apply(&device.update(&mut host).unwrap());
+    assert_eq!(nut.value("ups.id"), Some("rack1"));
+    assert_eq!(nut.value("ups.status"), Some("OL"));
+    assert_eq!(nut.value("ups.mfr"), Some("Vendor"));
+    assert_eq!(nut.value("device.mfr"), Some("Vendor"));
+
+    // Rewritten without battery.charge, ups.mfr and ups.id: they stay;
+    // new lines appear with their flags.
+    device.set_var("ups.id", "baz").unwrap();
+    host.rewrite("ups.status: OB\nups.serial: added\n");
     let changes = device.update(&mut host).unwrap();
-    assert!(!changes.iter().any(|c| matches!(c, Change::SetValue(name, _) if name == "ups.mfr" || name == "ups.id" || name == "driver.name")));
-    assert!(has_value(&changes, "ups.model", "Dummy UPS"));
+    assert_eq!(
+        values(&changes),
+        vec![
+            set("ups.id", "baz"),
+            set("ups.serial", "added"),
+            set("ups.status", "OB")
+        ]
+    );
+    assert!(changes.contains(&rw_string("ups.serial", 32)));
+    nut.apply(&changes);
+    assert_eq!(nut.value("battery.charge"), Some("100"));
+    assert_eq!(nut.value("ups.mfr"), Some("Vendor"));
+    // Never copied after start-up.
+    assert_eq!(nut.value("device.serial"), None);
+    assert_eq!(device.update(&mut host).unwrap(), vec![]);
+}
+
+#[test]
+fn once_mode_does_not_reread_an_unchanged_file() {
+    let (mut device, mut host, _) = first_state("a.dev", "ups.load: 1\n");
+    device.set_var("ups.load", "2").unwrap();
+    let reads = host.reads;
+    for _ in 0..5 {
+        host.advance_seconds(2);
+        device.update(&mut host).unwrap();
+    }
+    assert_eq!(host.reads, reads);
+    // A size change alone counts too.
+    host.content = Some(b"ups.load: 10\n".to_vec());
+    assert_eq!(
+        values(&device.update(&mut host).unwrap()),
+        vec![set("ups.load", "10")]
+    );
+}
+
+#[test]
+fn loop_mode_replays_from_the_top_and_overrides_set_var() {
+    let mut host = FakeHost::new("data.txt", "ups.load: 10\nups.status: OL\n");
+    let mut device = open("data.txt", &mut host);
+    device.update(&mut host).unwrap();
+    device.set_var("ups.load", "55").unwrap();
+    // The next pass runs the file again, so the file's value comes back;
+    // set-var and the replay cancel out and nothing is reported.
+    assert_eq!(values(&device.update(&mut host).unwrap()), vec![]);
+
+    // Loop mode picks up edits at the start of the next pass, and keeps
+    // what the new content no longer sets.
+    host.rewrite("ups.status: OB\n");
+    assert_eq!(
+        values(&device.update(&mut host).unwrap()),
+        vec![set("ups.status", "OB")]
+    );
+}
+
+/// Run `file` in loop mode with `update` every `pollinterval` seconds
+/// (each clock reading `jitter_ms(poll)` off the ideal tick), and return
+/// how long each `ups.status` value stayed published, in seconds, over
+/// the polls after the first full cycle.
+fn status_hold_times(
+    file: &str,
+    pollinterval: u64,
+    polls: u64,
+    jitter_ms: impl Fn(u64) -> i64,
+) -> Vec<(String, u64)> {
+    let mut host = FakeHost::new("cycle.seq", file);
+    let start_ms = host.now_ms;
+    let mut device = open("cycle.seq", &mut host);
+    let mut nut = Published::default();
+    let mut changes_at: Vec<(u64, String)> = Vec::new();
+    for poll in 0..polls {
+        let ideal = start_ms + poll * pollinterval * 1000;
+        host.now_ms = ideal.saturating_add_signed(jitter_ms(poll));
+        nut.apply(&device.update(&mut host).unwrap());
+        let status = nut.value("ups.status").unwrap().to_string();
+        if changes_at.last().is_none_or(|(_, last)| *last != status) {
+            changes_at.push((poll * pollinterval, status));
+        }
+    }
+    changes_at
+        .windows(2)
+        .skip(2)
+        .map(|pair| (pair[0].1.clone(), pair[1].0 - pair[0].0))
+        .collect()
+}
+
+#[test]
+fn timer_cycle_lengths_match_nut() {
+    // Facts §i: a block ending in TIMER n lasts ceil(n / P) * P; the last
+    // one before EOF one more P.
+    let cycle = "ups.status: OL\nbattery.charge: 100\nTIMER 3\nups.status: OB\nbattery.charge: 90\nTIMER 3\n";
+    let cycle2 = "ups.status: OL\nbattery.charge: 100\nTIMER 3\nups.status: OB\nbattery.charge: 90\nTIMER 5\n";
+    let cases = [
+        (cycle, 2, 4, 6),  // i_cycle_seq_pollinterval2.txt: period 10
+        (cycle2, 1, 3, 6), // i_cycle2_pi1_timer3_5.txt: period 9
+        (cycle, 5, 5, 10), // i_cycle5_pi5_timer3_3.txt: period 15
+    ];
+    // Polls exactly on time, and polls whose clock reading jitters by a few
+    // milliseconds either way.
+    let exact = |_: u64| 0;
+    let jittery = |poll: u64| [3, -4, 0, -1, 2, -3][(poll % 6) as usize];
+    for (file, pollinterval, ol, ob) in cases {
+        for hold in [
+            status_hold_times(file, pollinterval, 60, exact),
+            status_hold_times(file, pollinterval, 60, jittery),
+        ] {
+            assert!(hold.len() >= 6, "{hold:?}");
+            for (status, seconds) in &hold {
+                let expected = if status == "OL" { ol } else { ob };
+                assert_eq!(*seconds, expected, "P={pollinterval} {status}: {hold:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn divisible_timer_with_early_polls_is_not_stretched() {
+    // TIMER 2 at pollinterval 2: every block lasts exactly one poll
+    // interval even when each clock reading comes 1 ms early.
+    let file = "ups.status: OL\nTIMER 2\nups.status: OB\nTIMER 2\n";
+    let hold = status_hold_times(file, 2, 40, |poll| if poll % 2 == 0 { 0 } else { -1 });
+    for (status, seconds) in &hold {
+        let expected = if status == "OL" { 2 } else { 4 };
+        assert_eq!(*seconds, expected, "{status}: {hold:?}");
+    }
 }
 
 #[test]
@@ -219,7 +640,7 @@ fn timer_pauses_until_the_clock_has_moved() {
     let mut host = FakeHost::new("ups.seq", seq);
     let mut device = open("ups.seq", &mut host);
     let first = device.update(&mut host).unwrap();
-    assert!(first.contains(&status(&["OL"])));
+    assert!(first.contains(&set("ups.status", "OL")));
     assert!(
         !first
             .iter()
@@ -236,194 +657,122 @@ fn timer_pauses_until_the_clock_has_moved() {
     let second = device.update(&mut host).unwrap();
     assert_eq!(
         values(&second),
-        vec![set("battery.charge", "80"), status(&["OB"])]
+        vec![set("battery.charge", "80"), set("ups.status", "OB")]
     );
 
     host.advance_seconds(60);
     assert_eq!(
         values(&device.update(&mut host).unwrap()),
-        vec![status(&["OB", "LB"])]
+        vec![set("ups.status", "OB LB")]
     );
 
-    // Loop mode: after the last TIMER the file starts over.
+    // Loop mode: after the last TIMER the end of the file takes one poll,
+    // then the file starts over.
     host.advance_seconds(60);
     assert_eq!(values(&device.update(&mut host).unwrap()), vec![]);
     assert_eq!(
         values(&device.update(&mut host).unwrap()),
-        vec![status(&["OL"])]
+        vec![set("ups.status", "OL")]
     );
 }
 
 #[test]
-fn loop_mode_replays_from_the_top_and_overrides_set_var() {
-    let mut host = FakeHost::new("data.txt", "ups.load: 10\nups.status: OL\n");
-    let mut device = open("data.txt", &mut host);
-    device.update(&mut host).unwrap();
-    device.set_var("ups.load", "55").unwrap();
-    // The next pass runs the file again, so the file's value comes back;
-    // set-var and the replay cancel out and nothing is reported.
-    assert_eq!(values(&device.update(&mut host).unwrap()), vec![]);
-
-    // Loop mode picks up edits at the start of the next pass.
-    host.rewrite("ups.load: 20\nups.status: OB\n");
-    assert_eq!(
-        values(&device.update(&mut host).unwrap()),
-        vec![set("ups.load", "20"), status(&["OB"])]
-    );
-}
-
-#[test]
-fn once_mode_keeps_set_var_until_the_file_changes() {
-    let mut host = FakeHost::new(
-        "ups1.dev",
-        "ups.id: rack1\nups.load: 23\nbattery.charge: 100\n",
-    );
-    let mut device = open("ups1.dev", &mut host);
-    device.update(&mut host).unwrap();
-
-    device.set_var("ups.id", "newid").unwrap();
-    assert_eq!(
-        values(&device.update(&mut host).unwrap()),
-        vec![set("ups.id", "newid")]
-    );
-    host.advance_seconds(5);
-    assert_eq!(device.update(&mut host).unwrap(), vec![]);
-
-    // A rewrite: only what differs from what was published is reported,
-    // vanished variables are removed, set-var values are replaced.
-    host.rewrite("ups.id: rack1\nups.load: 30\nx.new: hello\n");
-    let changes = device.update(&mut host).unwrap();
-    assert_eq!(
-        values(&changes),
-        vec![
-            Change::Remove("battery.charge".into()),
-            set("ups.id", "rack1"),
-            set("ups.load", "30"),
-            set("x.new", "hello")
-        ]
-    );
-    assert!(changes.contains(&Change::SetMeta(VarMeta {
-        name: "x.new".into(),
-        writable: true,
-        string_max_len: Some(32)
-    })));
-    assert_eq!(device.update(&mut host).unwrap(), vec![]);
-}
-
-#[test]
-fn once_mode_restores_starting_values_the_file_stops_setting() {
-    let mut host = FakeHost::new("a.dev", "ups.mfr: APC\nups.status: OB\n");
+fn once_mode_honours_timer_but_does_not_loop() {
+    let mut host = FakeHost::new("a.dev", "ups.load: 1\nTIMER 5\nups.load: 2\n");
     let mut device = open("a.dev", &mut host);
-    device.update(&mut host).unwrap();
-    host.rewrite("ups.load: 1\n");
-    let changes = values(&device.update(&mut host).unwrap());
-    assert_eq!(
-        changes,
-        vec![
-            set("ups.load", "1"),
-            set("ups.mfr", "Dummy Manufacturer"),
-            status(&["OL"])
-        ]
-    );
-}
-
-#[test]
-fn set_var_rules() {
-    let mut host = FakeHost::new("a.dev", "ups.id: x\n");
-    let mut device = open("a.dev", &mut host);
-    device.update(&mut host).unwrap();
-    assert_eq!(
-        device.set_var("no.such.var", "1"),
-        Err(DeviceError::Unknown)
-    );
-    assert!(matches!(
-        device.set_var("driver.parameter.mode", "x"),
-        Err(DeviceError::Invalid(_))
+    assert!(has_value(
+        &device.update(&mut host).unwrap(),
+        "ups.load",
+        "1"
     ));
-    device.set_var("UPS.ID", "").unwrap();
-    device.set_var("ups.status", "OB  LB").unwrap();
-    device.set_var("ups.alarm", "Overheat").unwrap();
-    let changes = device.update(&mut host).unwrap();
+    host.advance_seconds(5);
     assert_eq!(
-        values(&changes),
-        vec![
-            Change::Remove("ups.id".into()),
-            status(&["OB", "LB"]),
-            Change::SetAlarms(vec!["Overheat".into()])
-        ]
+        values(&device.update(&mut host).unwrap()),
+        vec![set("ups.load", "2")]
     );
-    // Non-ASCII names must not panic.
-    assert_eq!(device.set_var("drivé.x", "1"), Err(DeviceError::Unknown));
+    for _ in 0..5 {
+        host.advance_seconds(5);
+        assert_eq!(device.update(&mut host).unwrap(), vec![]);
+    }
 }
 
 #[test]
-fn alarm_lines_add_and_clear() {
-    let seq = "ALARM Replace battery!\nALARM Overheat\nALARM Overheat\nTIMER 10\nALARM\nTIMER 10\n";
+fn alarm_keyword_lines_use_set_alarms_and_keep_the_status_verbatim() {
+    let seq = "ups.status: OL CHRG\nALARM Replace battery!\nALARM Overheat\nALARM Overheat\nTIMER 10\nALARM\nTIMER 10\n";
     let mut host = FakeHost::new("a.seq", seq);
     let mut device = open("a.seq", &mut host);
+    let mut nut = Published::default();
     let first = device.update(&mut host).unwrap();
-    assert!(first.contains(&Change::SetAlarms(vec![
-        "Replace battery!".into(),
-        "Overheat".into()
-    ])));
-    assert!(first.contains(&Change::SetMeta(VarMeta {
-        name: "ups.alarm".into(),
-        writable: true,
-        string_max_len: Some(32)
-    })));
+    assert_eq!(
+        first[0],
+        Change::SetAlarms(vec!["Replace battery!".into(), "Overheat".into()])
+    );
+    assert_eq!(first[1], rw_string("ups.alarm", 32));
+    nut.apply(&first);
+    // The host set ups.alarm and rebuilt ups.status; the verbatim status
+    // came after it.
+    assert_eq!(nut.value("ups.alarm"), Some("Replace battery! Overheat"));
+    assert_eq!(nut.type_words("ups.alarm").unwrap(), "RW STRING:32");
+    assert_eq!(nut.value("ups.status"), Some("OL CHRG"));
+
     host.advance_seconds(10);
     let cleared = device.update(&mut host).unwrap();
-    assert_eq!(cleared, vec![Change::SetAlarms(vec![])]);
-    // Next loop: the same alarms again, without duplicates, flags again
-    // (the host removed ups.alarm when they cleared).
+    nut.apply(&cleared);
+    assert_eq!(cleared[0], Change::SetAlarms(vec![]));
+    assert_eq!(nut.value("ups.alarm"), None);
+    assert_eq!(nut.value("ups.status"), Some("OL CHRG"));
+
+    // Next loop: the same alarms again, without duplicates.
     host.advance_seconds(10);
     device.update(&mut host).unwrap();
     let again = device.update(&mut host).unwrap();
+    nut.apply(&again);
     assert_eq!(
         again[0],
         Change::SetAlarms(vec!["Replace battery!".into(), "Overheat".into()])
     );
-    assert_eq!(again.len(), 2);
+    assert_eq!(nut.value("ups.status"), Some("OL CHRG"));
+
+    // A file's own ups.alarm survives the host's handling of set-alarms.
+    let (_, _, nut) = first_state("b.dev", "ups.alarm: Fan failure\nALARM Overheat\n");
+    assert_eq!(nut.value("ups.alarm"), Some("Fan failure"));
+    assert_eq!(nut.value("ups.status"), Some("OL"));
 }
 
 #[test]
-fn ups_alarm_variable_becomes_the_alarm_list() {
-    let mut host = FakeHost::new(
-        "a.dev",
-        "ups.alarm: Bypass not available!\nups.status: ALARM OL\n",
-    );
-    let mut device = open("a.dev", &mut host);
-    let changes = device.update(&mut host).unwrap();
-    assert!(changes.contains(&Change::SetAlarms(vec!["Bypass not available!".into()])));
-    assert!(changes.contains(&status(&["ALARM", "OL"])));
-    assert!(
-        !changes
-            .iter()
-            .any(|c| matches!(c, Change::SetValue(n, _) if n == "ups.alarm"))
-    );
-    // The alarm vanishes with the line.
-    host.rewrite("ups.status: OL\n");
-    assert_eq!(
-        values(&device.update(&mut host).unwrap()),
-        vec![status(&["OL"]), Change::SetAlarms(vec![])]
-    );
-}
-
-#[test]
-fn cmd_comments_are_plain_comments_and_only_load_off_is_advertised() {
-    let mut host = FakeHost::new(
-        "a.dev",
-        "ups.status: OL\n#CMD:beeper.toggle\n#CMD:load.on\n#CMD:shutdown.stop\t#COMMENT: x\n",
-    );
-    let mut device = open("a.dev", &mut host);
-    let changes = device.update(&mut host).unwrap();
-    let commands: Vec<&Change> = changes
-        .iter()
-        .filter(|c| matches!(c, Change::AddCommand(_) | Change::RemoveCommand(_)))
-        .collect();
-    assert_eq!(commands, vec![&Change::AddCommand("load.off".into())]);
+fn cmd_comments_are_plain_comments_by_default() {
+    let file =
+        "ups.status: OL\n#CMD:beeper.toggle\n#CMD:load.on\n#CMD:shutdown.stop\t#COMMENT: x\n";
+    let (mut device, mut host, nut) = first_state("a.dev", file);
+    assert_eq!(nut.commands, BTreeSet::from(["load.off".to_string()]));
     host.rewrite("ups.status: OL\n#CMD:test.battery.start\n");
     assert_eq!(device.update(&mut host).unwrap(), vec![]);
+}
+
+#[test]
+fn cmd_comments_flag_advertises_the_file_commands() {
+    let file =
+        "ups.status: OL\n#CMD:beeper.toggle\n#CMD:load.off\n#CMD:shutdown.stop\t#COMMENT: x\n";
+    let mut host = FakeHost::new("a.dev", file);
+    let settings = settings::parse([("port", Some("a.dev")), ("cmd_comments", None)]).unwrap();
+    let mut device = DummyDevice::open(settings, &mut host).unwrap();
+    let mut nut = Published::default();
+    nut.apply(&device.update(&mut host).unwrap());
+    assert_eq!(
+        nut.commands,
+        BTreeSet::from(["beeper.toggle", "load.off", "shutdown.stop"].map(String::from))
+    );
+    // A new file version replaces the list; load.off always stays.
+    host.rewrite("ups.status: OL\n#CMD:test.battery.start\n");
+    let changes = device.update(&mut host).unwrap();
+    assert_eq!(
+        changes,
+        vec![
+            Change::RemoveCommand("beeper.toggle".into()),
+            Change::RemoveCommand("shutdown.stop".into()),
+            Change::AddCommand("test.battery.start".into()),
+        ]
+    );
 }
 
 #[test]
@@ -488,11 +837,11 @@ fn arbitrary_bytes_never_panic() {
             seed ^= seed << 17;
             bytes.push(alphabet[(seed % alphabet.len() as u64) as usize]);
         }
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let mut host = FakeHost::new("f.seq", &text);
+        let mut host = FakeHost::with_bytes("f.seq", &bytes);
         let mut device = open("f.seq", &mut host);
         for _ in 0..3 {
             let _ = device.update(&mut host);
+            let _ = device.set_var("ups.status", "x");
             host.advance_seconds(1_000_000);
         }
     }
@@ -503,47 +852,25 @@ fn huge_timer_does_not_overflow() {
     let mut host = FakeHost::new("a.seq", "TIMER 99999999999999999999999\nups.load: 1\n");
     let mut device = open("a.seq", &mut host);
     device.update(&mut host).unwrap();
-    host.now_ms = u64::MAX - 1;
+    // A century later it is still paused.
+    host.advance_seconds(100 * 365 * 24 * 3600);
     assert_eq!(values(&device.update(&mut host).unwrap()), vec![]);
 }
 
 #[test]
 fn duplicates_last_wins_and_first_spelling_stays() {
-    let mut host = FakeHost::new("a.dev", "Battery.Charge: 7\nbattery.charge: 8\nUPS.ID: x\n");
-    let mut device = open("a.dev", &mut host);
-    let changes = device.update(&mut host).unwrap();
-    assert!(has_value(&changes, "Battery.Charge", "8"));
+    // ef.dev, edge3.dev.
+    let (mut device, mut host, nut) =
+        first_state("a.dev", "Battery.Charge: 7\nbattery.charge: 8\nUPS.ID: x\n");
+    assert_eq!(nut.spelling("battery.charge"), Some("Battery.Charge"));
+    assert_eq!(nut.value("battery.charge"), Some("8"));
     // Table lookups ignore case too: UPS.ID is RW STRING:16.
-    assert!(changes.contains(&Change::SetMeta(VarMeta {
-        name: "UPS.ID".into(),
-        writable: true,
-        string_max_len: Some(16)
-    })));
+    assert_eq!(nut.type_words("ups.id").unwrap(), "RW STRING:16");
     device.set_var("battery.CHARGE", "9").unwrap();
     assert_eq!(
         values(&device.update(&mut host).unwrap()),
         vec![set("Battery.Charge", "9")]
     );
-}
-
-#[test]
-fn once_mode_honours_timer_but_does_not_loop() {
-    let mut host = FakeHost::new("a.dev", "ups.load: 1\nTIMER 5\nups.load: 2\n");
-    let mut device = open("a.dev", &mut host);
-    assert!(has_value(
-        &device.update(&mut host).unwrap(),
-        "ups.load",
-        "1"
-    ));
-    host.advance_seconds(5);
-    assert_eq!(
-        values(&device.update(&mut host).unwrap()),
-        vec![set("ups.load", "2")]
-    );
-    for _ in 0..5 {
-        host.advance_seconds(5);
-        assert_eq!(device.update(&mut host).unwrap(), vec![]);
-    }
 }
 
 #[test]
@@ -558,30 +885,198 @@ fn configured_mode_is_published_as_written() {
     ));
 }
 
-#[test]
-fn empty_status_line_is_still_reported() {
-    // NUT publishes `ups.status: ""` for `ups.status:`; the host gets an
-    // empty token list on the first update.
-    let mut host = FakeHost::new("a.dev", "ups.status:\n");
-    let mut device = open("a.dev", &mut host);
-    let changes = device.update(&mut host).unwrap();
-    assert!(changes.contains(&Change::SetStatus(vec![])));
-    assert!(
-        !changes
-            .iter()
-            .any(|c| matches!(c, Change::SetMeta(m) if m.name == "ups.status"))
-    );
-    device.set_var("ups.status", "OB").unwrap();
-    let changes = device.update(&mut host).unwrap();
-    assert_eq!(
-        changes,
-        vec![
-            status(&["OB"]),
-            Change::SetMeta(VarMeta {
-                name: "ups.status".into(),
-                writable: true,
-                string_max_len: Some(32)
-            })
-        ]
-    );
+/// Conformance with real NUT 2.8.0: replay the files the facts were
+/// captured with and compare every variable the plugin publishes (all but
+/// the host's `driver.*`) and the commands with `LIST VAR`, `GET TYPE` and
+/// `LIST CMD` (tests/nut-facts/captures/<name>.raw.txt).
+mod conformance {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn repo_root() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    fn unquote(s: &str) -> String {
+        let inner = s
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap_or(s);
+        let mut out = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Variables the plugin (not the host) publishes.
+    fn plugin_publishes(name: &str) -> bool {
+        !name.starts_with("driver.") || name == "driver.parameter.mode"
+    }
+
+    fn check(name: &str, file: PathBuf) -> Vec<String> {
+        let Ok(content) = std::fs::read(&file) else {
+            std::eprintln!("skipping {name}: {} not found", file.display());
+            return Vec::new();
+        };
+        let capture = repo_root().join(format!("tests/nut-facts/captures/{name}.raw.txt"));
+        let capture = std::fs::read_to_string(&capture).unwrap();
+
+        let port = format!("{name}.dev");
+        let mut host = FakeHost::with_bytes(&port, &content);
+        let mut device = open(&port, &mut host);
+        let mut nut = Published::default();
+        for _ in 0..3 {
+            nut.apply(&device.update(&mut host).unwrap());
+            host.advance_seconds(2);
+        }
+
+        let mut differences = Vec::new();
+        let mut expected_vars = BTreeSet::new();
+        let mut expected_commands = BTreeSet::new();
+        for line in capture.lines() {
+            let words: Vec<&str> = line.splitn(4, ' ').collect();
+            match words.as_slice() {
+                ["VAR", ups, var, value] if *ups == name && plugin_publishes(var) => {
+                    expected_vars.insert(var.to_ascii_lowercase());
+                    let value = unquote(value);
+                    if nut.value(var) != Some(value.as_str()) {
+                        differences.push(format!(
+                            "{name}: {var} = {:?}, NUT: {value:?}",
+                            nut.value(var)
+                        ));
+                    }
+                }
+                ["TYPE", ups, var, words] if *ups == name && plugin_publishes(var) => {
+                    if let Some(ours) = nut.type_words(var)
+                        && ours != *words
+                    {
+                        differences.push(format!("{name}: TYPE {var} = {ours}, NUT: {words}"));
+                    }
+                }
+                ["CMD", ups, command] if *ups == name => {
+                    expected_commands.insert(command.to_string());
+                }
+                _ => {}
+            }
+        }
+        for (key, (var, value, _)) in &nut.vars {
+            if !expected_vars.contains(key) {
+                differences.push(format!("{name}: extra {var} = {value:?}"));
+            }
+        }
+        if nut.commands != expected_commands {
+            differences.push(format!(
+                "{name}: commands {:?}, NUT: {expected_commands:?}",
+                nut.commands
+            ));
+        }
+        differences
+    }
+
+    #[test]
+    fn edge2_timer_in_a_dev_file_and_values_after_empty_ones() {
+        // edge2.upsc.txt; its `ALARM something` line is a variable named
+        // ALARM in NUT 2.8.0 but an alarm here (see Statement::Alarm).
+        let file = repo_root().join("tests/nut-facts/inputs/edge2.dev");
+        let content = std::fs::read(file).unwrap();
+        let mut host = FakeHost::with_bytes("edge2.dev", &content);
+        let mut device = open("edge2.dev", &mut host);
+        let mut nut = Published::default();
+        nut.apply(&device.update(&mut host).unwrap());
+        assert_eq!(nut.value("after.timer"), None);
+        for _ in 0..3 {
+            host.advance_seconds(2);
+            nut.apply(&device.update(&mut host).unwrap());
+        }
+        let expected = [
+            ("after.timer", Some("yes")),
+            ("battery.charge", Some("7")),
+            ("device.mfr", Some("Dummy Manufacturer")),
+            ("device.model", Some("Dummy UPS")),
+            ("long.value", Some(&"L".repeat(127)[..])),
+            ("tab.value", Some("A B")),
+            // The file's own ups.alarm, not the ALARM line's text.
+            ("ups.alarm", Some("7")),
+            ("ups.status", Some("OL OL ob BOGUS")),
+            ("ups.id", None),
+            ("ups.test.result", None),
+            ("ups.firmware", None),
+        ];
+        for (var, value) in expected {
+            assert_eq!(nut.value(var), value, "{var}");
+        }
+        assert_eq!(nut.alarms, vec!["something".to_string()]);
+    }
+
+    #[test]
+    fn publishes_what_nut_dummy_ups_publishes() {
+        let facts = |file: &str| repo_root().join("tests/nut-facts/inputs").join(file);
+        // Real device dumps; outside the repository, checked when present.
+        let shared = |file: &str| repo_root().join("../shared/data/nut-ddl").join(file);
+        let cases = [
+            ("minimal", facts("minimal.dev")),
+            ("edge", facts("edge.dev")),
+            ("edge3", facts("edge3.dev")),
+            ("types", facts("types.dev")),
+            ("mirror1", facts("mirror1.dev")),
+            ("mirror2", facts("mirror2.dev")),
+            ("mirror3", facts("mirror3.dev")),
+            ("emptystatus", facts("emptystatus.dev")),
+            ("nostatus", facts("nostatus.dev")),
+            (
+                "apc",
+                shared("APC__Back-UPS_BK650M2-CH__usbhid-ups__2.8.0__01.dev"),
+            ),
+            (
+                "epdu",
+                shared("Eaton__EPDU_MI_38U-A__snmp-ups__2.7.4__01.dev"),
+            ),
+            (
+                "cp1500",
+                shared("Cyber_Power_Systems__CP1500EPFCLCD__usbhid-ups__2.7.3__01.dev"),
+            ),
+            (
+                "digitus",
+                shared("Digitus__DN-170076__nutdrv_qx__2.7.4__02.dev"),
+            ),
+            (
+                "viper",
+                shared("Fideltronik_INIGO__Viper_1200__nutdrv_qx__2.7.3.1__01.dev"),
+            ),
+            (
+                "smartrt",
+                shared("APC__Smart-UPS_RT_2000_XL__apcsmart__2.6.4__02.dev"),
+            ),
+            (
+                "inverter",
+                shared("INVERTER__Atlantic_Star_T3__megatec__2.0.4__01.dev"),
+            ),
+            (
+                "e93ps",
+                shared("Eaton__93PS__snmp-ups__2.7.3-167-g0a00ddb__01.dev"),
+            ),
+            (
+                "pulsar",
+                shared("MGE_UPS_SYSTEMS__Pulsar_1500__mge-shut__2.6.5__01.dev"),
+            ),
+        ];
+        let mut differences = Vec::new();
+        for (name, file) in cases {
+            differences.extend(check(name, file));
+        }
+        assert!(
+            differences.is_empty(),
+            "{} differences from real NUT:\n{}",
+            differences.len(),
+            differences.join("\n")
+        );
+    }
 }

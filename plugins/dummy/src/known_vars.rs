@@ -30,15 +30,13 @@ pub const DEFAULT_FLAGS: Flags = Flags {
 };
 
 /// Variables dummy-ups publishes before reading its file (`DU_FLAG_INIT`
-/// entries of the table), with their starting values. The file overrides
-/// them.
+/// entries of the table), with their starting values and the table's
+/// flags (all `RW STRING:32`; DUMMY-UPS.md §a). The file overrides them.
 pub const INITIAL_VALUES: &[(&str, &str)] = &[
     ("ups.mfr", "Dummy Manufacturer"),
     ("ups.model", "Dummy UPS"),
+    ("ups.status", "OL"),
 ];
-
-/// The starting `ups.status` (also a `DU_FLAG_INIT` entry).
-pub const INITIAL_STATUS: &str = "OL";
 
 /// `(name, STRING max length or None for NUMBER)`; every entry is RW.
 /// The order and duplicates follow NUT's table (`ups.serial` appears twice;

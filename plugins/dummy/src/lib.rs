@@ -2,8 +2,9 @@
 //!
 //! It replays a definition file (`port=`): `.dev` files (the format of
 //! `upsc` output and of NUT's device dump library) and `.seq` sequences with
-//! `TIMER` pauses, publishing the variables, status, alarms and instant
-//! commands they describe (spec: drivers.md §(e)).
+//! `TIMER` pauses, publishing what NUT 2.8.0's dummy-ups publishes for the
+//! same file (observed facts: tests/nut-facts/DUMMY-UPS.md; spec:
+//! drivers.md §(e)).
 //!
 //! Layout: the logic is plain Rust with no dependency on the bindings, so
 //! its unit tests run natively (`cargo test --target x86_64-unknown-linux-gnu

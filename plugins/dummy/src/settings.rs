@@ -28,12 +28,22 @@ pub struct Settings {
     /// ups.conf has no `mode`: the configured value as written, else
     /// `dummy-once` (`.dev`), `dummy-loop` (`.seq`) or `dummy`.
     pub mode_name: String,
+    /// Hazel-only flag `cmd_comments`: also advertise the instant commands
+    /// named by the file's `#CMD:` comments (to replay a device dump's
+    /// command list). Off by default, as real dummy-ups treats those lines
+    /// as plain comments and advertises only `load.off` (DUMMY-UPS.md §d).
+    pub cmd_comments: bool,
 }
 
-/// Options dummy-ups accepts besides `port` (its `upsdrv_makevartable`
-/// plus the repeater's credentials option). The repeater-only ones are
-/// accepted so a config written for NUT loads, and ignored.
-const DRIVER_OPTIONS: &[&str] = &["mode", "repeater_disable_strict_start", "authconf"];
+/// Options dummy-ups accepts besides `port` and `mode` (its
+/// `upsdrv_makevartable` plus the repeater's credentials option). The
+/// repeater-only ones are accepted so a config written for NUT loads, and
+/// ignored.
+const DRIVER_OPTIONS: &[&str] = &["repeater_disable_strict_start", "authconf"];
+
+/// Hazel-only flag: advertise the commands of `#CMD:` comments too (see
+/// [`Settings::cmd_comments`]). NUT's dummy-ups does not know it.
+pub const CMD_COMMENTS_FLAG: &str = "cmd_comments";
 
 /// Why repeater mode fails, in one place.
 fn repeater_unsupported(port: &str) -> DeviceError {
@@ -55,6 +65,7 @@ pub fn parse<'a>(
 ) -> Result<Settings, DeviceError> {
     let mut port: Option<&str> = None;
     let mut mode: Option<&str> = None;
+    let mut cmd_comments = false;
     for (key, value) in settings {
         match key {
             "port" => {
@@ -67,6 +78,15 @@ pub fn parse<'a>(
                     value
                         .ok_or_else(|| DeviceError::Invalid("'mode' needs a value".to_string()))?,
                 );
+            }
+            CMD_COMMENTS_FLAG => {
+                // A bare flag: `cmd_comments = no` must not turn it on.
+                if value.is_some() {
+                    return Err(DeviceError::Invalid(format!(
+                        "'{CMD_COMMENTS_FLAG}' is a flag and takes no value"
+                    )));
+                }
+                cmd_comments = true;
             }
             _ if DRIVER_OPTIONS.contains(&key) => {}
             _ => {
@@ -107,6 +127,7 @@ pub fn parse<'a>(
         port: port.to_string(),
         mode,
         mode_name: mode_name.to_string(),
+        cmd_comments,
     })
 }
 
@@ -187,5 +208,28 @@ mod tests {
             ])
             .is_ok()
         );
+    }
+
+    #[test]
+    fn cmd_comments_is_an_optional_bare_flag() {
+        assert!(
+            !parse_pairs(&[("port", Some("x.dev"))])
+                .unwrap()
+                .cmd_comments
+        );
+        let with_flag = parse_pairs(&[
+            ("port", Some("x.dev")),
+            ("mode", Some("dummy-once")),
+            ("cmd_comments", None),
+            ("repeater_disable_strict_start", None),
+            ("authconf", Some("none")),
+        ])
+        .unwrap();
+        assert!(with_flag.cmd_comments);
+        assert_eq!(with_flag.mode, Mode::Once);
+        assert!(matches!(
+            parse_pairs(&[("port", Some("x.dev")), ("cmd_comments", Some("no"))]),
+            Err(DeviceError::Invalid(m)) if m.contains("takes no value")
+        ));
     }
 }

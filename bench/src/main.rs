@@ -1,0 +1,212 @@
+//! Hazel's foundation benchmarks. Prints figures; asserts nothing.
+//!
+//! - resident memory of one `hazel serve` with 1, 10, 100 and 1000 dummy devices;
+//! - per-device poll cost: one `update()` call in-process, and the CPU time
+//!   the whole `hazel serve` process spends per device poll;
+//! - plugin start time: cold (compile) and warm (compiled-plugin cache).
+//!
+//! Run with `cargo xtask bench` (release build). Figures depend on the
+//! machine; bench/README.md records a run.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use hazel_runtime::bindings::types::Setting;
+use hazel_runtime::plugin::LoadSource;
+use hazel_runtime::{DeviceInstance, Grants, Limits, Plugin, Runtime, RuntimeConfig};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A real device dump from NUT's library: 40-odd variables.
+fn dev_file() -> PathBuf {
+    root().join("host/hazel/demo/backups.dev")
+}
+
+fn main() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(plugin_start())?;
+    rt.block_on(update_cost())?;
+    serve_memory_and_cpu()?;
+    Ok(())
+}
+
+fn hazel_binary() -> anyhow::Result<PathBuf> {
+    for profile in ["release", "debug"] {
+        let path = root().join("target").join(profile).join("hazel");
+        if path.exists() {
+            if profile == "debug" {
+                eprintln!("note: using a debug build of hazel; run `cargo xtask bench` for release figures");
+            }
+            return Ok(path);
+        }
+    }
+    bail!("no hazel binary: run `cargo xtask bench`")
+}
+
+fn plugin_path() -> PathBuf {
+    root().join("target/plugins/dummy.wasm")
+}
+
+/// Cold (compile) and warm (cached) plugin load, plus instantiate + init.
+async fn plugin_start() -> anyhow::Result<()> {
+    println!("== plugin start time (dummy.wasm) ==");
+    let rounds = 10;
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    for _ in 0..rounds {
+        let cache = tempfile::tempdir()?;
+        let config = RuntimeConfig { cache_dir: Some(cache.path().to_path_buf()), limits: Limits::default() };
+        let runtime = Runtime::new(config.clone())?;
+        let t = Instant::now();
+        let p = Plugin::load(&runtime, &plugin_path()).await?;
+        cold.push(t.elapsed());
+        assert_eq!(p.load_source(), LoadSource::Compiled);
+        drop(runtime);
+        let runtime = Runtime::new(config)?;
+        let t = Instant::now();
+        let p = Plugin::load(&runtime, &plugin_path()).await?;
+        warm.push(t.elapsed());
+        assert_eq!(p.load_source(), LoadSource::Cached);
+    }
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let plugin = Plugin::load(&runtime, &plugin_path()).await?;
+    let grants = Grants::none().with_file("x.dev", dev_file());
+    let mut inst_times = Vec::new();
+    for _ in 0..100 {
+        let t = Instant::now();
+        let mut instance = DeviceInstance::new(&runtime, &plugin, "bench", &grants).await?;
+        let settings = vec![Setting { key: "port".into(), value: Some("x.dev".into()) }];
+        instance.init(settings).await?.map_err(|e| anyhow::anyhow!("init: {e:?}"))?;
+        inst_times.push(t.elapsed());
+    }
+    println!("  load, cold (compile + cache store + describe): median {:?}", median(&mut cold));
+    println!("  load, warm (from cache + describe):            median {:?}", median(&mut warm));
+    println!("  instantiate + init (reads the .dev file):      median {:?}", median(&mut inst_times));
+    Ok(())
+}
+
+/// The cost of one `update()` of the dummy plugin, in-process.
+async fn update_cost() -> anyhow::Result<()> {
+    println!("== per-device poll cost, in-process ==");
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let plugin = Plugin::load(&runtime, &plugin_path()).await?;
+    let grants = Grants::none().with_file("x.dev", dev_file());
+    let mut instance = DeviceInstance::new(&runtime, &plugin, "bench", &grants).await?;
+    instance
+        .init(vec![Setting { key: "port".into(), value: Some("x.dev".into()) }])
+        .await?
+        .map_err(|e| anyhow::anyhow!("init: {e:?}"))?;
+    let first = Instant::now();
+    let changes = instance.update().await?.map_err(|e| anyhow::anyhow!("update: {e:?}"))?;
+    let first = first.elapsed();
+    let n = 20_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        let _ = instance.update().await?;
+    }
+    let per = t.elapsed() / n;
+    println!("  first update ({} changes): {first:?}", changes.len());
+    println!("  steady update (file unchanged: one stat, no changes): {per:?} per call over {n} calls");
+    // The state store's side: applying a full update of changes.
+    let state = Arc::new(hazel_state::DeviceState::new("bench", None));
+    let edits: Vec<_> = changes.into_iter().map(hazel_runtime::device::to_edit).collect();
+    let t = Instant::now();
+    for i in 0..n {
+        let mut batch = edits.clone();
+        batch.push(hazel_state::Edit::SetValue("ups.load".into(), (i % 100).to_string()));
+        state.apply_update(batch);
+    }
+    println!("  applying a full update to the state store: {:?} per update", t.elapsed() / n);
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS")
+}
+
+/// User+system CPU seconds of a process so far.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after_comm = stat.rsplit_once(')').map(|(_, r)| r).context("bad stat")?;
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks / 100.0)
+}
+
+/// Resident memory and CPU per poll of `hazel serve` with N dummy devices.
+fn serve_memory_and_cpu() -> anyhow::Result<()> {
+    println!("== hazel serve: resident memory and CPU with N dummy devices (pollinterval 2 s) ==");
+    println!("  {:>6}  {:>10}  {:>12}  {:>14}  {:>18}", "devices", "RSS MiB", "KiB/device", "ready after", "CPU µs/device-poll");
+    let hazel = hazel_binary()?;
+    let cache = tempfile::tempdir()?;
+    let mut base_rss = None;
+    for n in [1usize, 10, 100, 1000] {
+        let dir = tempfile::tempdir()?;
+        std::fs::copy(dev_file(), dir.path().join("ups.dev"))?;
+        let mut conf = String::new();
+        for i in 0..n {
+            conf.push_str(&format!("[ups{i}]\n\tdriver = dummy-ups\n\tport = ups.dev\n"));
+        }
+        std::fs::write(dir.path().join("ups.conf"), conf)?;
+        std::fs::write(
+            dir.path().join("hazel.toml"),
+            format!("cache_dir = {:?}\n", cache.path().display().to_string()),
+        )?;
+        let started = Instant::now();
+        let mut child = Command::new(&hazel)
+            .args(["serve", "-c"])
+            .arg(dir.path())
+            .env("HAZEL_LOG", "info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting hazel serve")?;
+        let stderr = child.stderr.take().context("stderr")?;
+        let mut started_devices = 0;
+        for line in BufReader::new(stderr).lines() {
+            if line?.contains("device started") {
+                started_devices += 1;
+                if started_devices == n {
+                    break;
+                }
+            }
+        }
+        let ready = started.elapsed();
+        // Let every device complete a few polls, then measure over 10 s (5 polls each).
+        std::thread::sleep(Duration::from_secs(5));
+        let pid = child.id();
+        let cpu0 = cpu_seconds(pid)?;
+        std::thread::sleep(Duration::from_secs(10));
+        let cpu = cpu_seconds(pid)? - cpu0;
+        let rss = rss_kib(pid)?;
+        let _ = child.kill();
+        let _ = child.wait();
+        let base = *base_rss.get_or_insert(rss);
+        let per_device = if n > 1 { (rss.saturating_sub(base)) as f64 / (n - 1) as f64 } else { 0.0 };
+        let polls = n as f64 * 5.0;
+        println!(
+            "  {n:>6}  {:>10.1}  {:>12}  {:>14?}  {:>18.1}",
+            rss as f64 / 1024.0,
+            if n > 1 { format!("{per_device:.1}") } else { "-".into() },
+            ready,
+            cpu * 1e6 / polls
+        );
+    }
+    Ok(())
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
