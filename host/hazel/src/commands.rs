@@ -11,6 +11,8 @@ use hazel_state::{DeviceState, StateStore};
 
 use crate::device_set::{LoadedConfig, plan_devices};
 use crate::host_settings::HostSettings;
+use crate::nut_control::DeviceRouter;
+use hazel_netserver::{Server, ServerContext, UpsdConf, Users};
 
 /// Create the runtime and load every plugin in the search path.
 pub async fn open_plugins(settings: &HostSettings) -> anyhow::Result<(Arc<Runtime>, PluginCatalog)> {
@@ -67,15 +69,65 @@ pub async fn start_devices(loaded: &LoadedConfig) -> anyhow::Result<RunningDevic
     Ok(RunningDevices { store, devices, problems })
 }
 
-/// `hazel serve`: run every configured device until SIGINT or SIGTERM.
+/// Read an optional NUT file from the config dir: `None` when it does not exist.
+fn read_optional(confdir: &Path, name: &str) -> anyhow::Result<Option<(std::path::PathBuf, Vec<u8>)>> {
+    let path = confdir.join(name);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some((path, bytes))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display()))),
+    }
+}
+
+/// `upsd.conf` and `upsd.users` from the config dir; both optional, as a
+/// NUT config dir without them means defaults and no users.
+pub fn load_server_config(confdir: &Path) -> anyhow::Result<(UpsdConf, Users)> {
+    let conf = match read_optional(confdir, "upsd.conf")? {
+        Some((path, bytes)) => UpsdConf::parse(&path, bytes)?,
+        None => UpsdConf::default(),
+    };
+    let users = match read_optional(confdir, "upsd.users")? {
+        Some((path, bytes)) => {
+            let users = Users::parse(&path, bytes)?;
+            for warning in users.warnings() {
+                tracing::warn!("{warning}");
+            }
+            users
+        }
+        None => Users::empty(),
+    };
+    Ok((conf, users))
+}
+
+/// Start the NUT network server over `running`'s devices.
+pub async fn start_server(confdir: &Path, running: &RunningDevices) -> anyhow::Result<Server> {
+    let (conf, users) = load_server_config(confdir)?;
+    let router = DeviceRouter::new(running.devices.iter().map(|(name, handle)| (name.clone(), handle.client())));
+    let context = Arc::new(ServerContext::new(running.store.clone(), Arc::new(router), users, &conf));
+    let server = Server::bind(&conf, context).await?;
+    for addr in server.local_addrs() {
+        tracing::info!("serving the NUT protocol on {addr}");
+    }
+    Ok(server)
+}
+
+/// `hazel serve`: run every configured device and serve them to NUT clients
+/// until SIGINT or SIGTERM.
 pub async fn serve(confdir: &Path) -> anyhow::Result<ExitCode> {
     let loaded = LoadedConfig::load(confdir)?;
     let running = start_devices(&loaded).await?;
+    let server = start_server(confdir, &running).await?;
     tracing::info!(devices = running.devices.len(), "hazel is running");
-    wait_for_shutdown().await?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server_task = tokio::spawn(server.run(async move {
+        let _ = stop_rx.await;
+    }));
+    let result = wait_for_shutdown().await;
     tracing::info!("shutting down");
+    let _ = stop_tx.send(());
+    let _ = server_task.await;
     running.stop().await;
-    Ok(ExitCode::SUCCESS)
+    result.map(|()| ExitCode::SUCCESS)
 }
 
 async fn wait_for_shutdown() -> anyhow::Result<()> {
@@ -92,6 +144,9 @@ async fn wait_for_shutdown() -> anyhow::Result<()> {
 pub async fn check_config(confdir: &Path) -> anyhow::Result<ExitCode> {
     let loaded = LoadedConfig::load(confdir)?;
     let mut problems = loaded.section_errors();
+    if let Err(e) = load_server_config(confdir) {
+        problems.push(format!("{e:#}"));
+    }
     let (_runtime, catalog) = open_plugins(&loaded.settings).await?;
     let (plans, plan_problems) = plan_devices(&loaded, &catalog);
     problems.extend(plan_problems);

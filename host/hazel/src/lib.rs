@@ -7,3 +7,4 @@ pub mod commands;
 pub mod device_set;
 pub mod driver_table;
 pub mod host_settings;
+pub mod nut_control;

@@ -94,9 +94,54 @@ enum Request {
     KillPower { mode: KillMode, reply: oneshot::Sender<Result<(), RequestError>> },
 }
 
+/// A cloneable way to send requests to a device, e.g. from server connections.
+#[derive(Clone, Debug)]
+pub struct DeviceClient {
+    requests: mpsc::Sender<Request>,
+}
+
+/// A request queued with a device; await it for the result.
+pub type PendingRequest = oneshot::Receiver<Result<(), RequestError>>;
+
+impl DeviceClient {
+    fn queue(&self, make: impl FnOnce(oneshot::Sender<Result<(), RequestError>>) -> Request) -> Result<PendingRequest, RequestError> {
+        let (reply, rx) = oneshot::channel();
+        self.requests.try_send(make(reply)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => RequestError::Unavailable("too many requests queued for this device".into()),
+            mpsc::error::TrySendError::Closed(_) => RequestError::Unavailable("device task has stopped".into()),
+        })?;
+        Ok(rx)
+    }
+
+    /// Queue an instant command without waiting for it to run.
+    pub fn queue_instcmd(&self, name: &str, argument: Option<&str>) -> Result<PendingRequest, RequestError> {
+        self.queue(|reply| Request::InstCmd { name: name.into(), argument: argument.map(Into::into), reply })
+    }
+
+    /// Queue a variable write without waiting for it to run.
+    pub fn queue_set_var(&self, name: &str, value: &str) -> Result<PendingRequest, RequestError> {
+        self.queue(|reply| Request::SetVar { name: name.into(), value: value.into(), reply })
+    }
+
+    /// Queue a kill-power request without waiting for it to run.
+    pub fn queue_kill_power(&self, mode: KillMode) -> Result<PendingRequest, RequestError> {
+        self.queue(|reply| Request::KillPower { mode, reply })
+    }
+
+    /// The result of a queued request.
+    pub async fn outcome(pending: PendingRequest) -> Result<(), RequestError> {
+        pending.await.map_err(|_| RequestError::Unavailable("device task has stopped".into()))?
+    }
+
+    /// Whether the device task still runs.
+    pub fn is_running(&self) -> bool {
+        !self.requests.is_closed()
+    }
+}
+
 /// Handle to a running device task. Dropping it stops the device.
 pub struct DeviceHandle {
-    requests: mpsc::Sender<Request>,
+    client: DeviceClient,
     task: Option<JoinHandle<()>>,
     state: Arc<DeviceState>,
 }
@@ -106,7 +151,7 @@ impl DeviceHandle {
     pub fn spawn(runtime: Arc<Runtime>, config: DeviceConfig, state: Arc<DeviceState>) -> DeviceHandle {
         let (tx, rx) = mpsc::channel(16);
         let task = tokio::spawn(supervise(runtime, config, state.clone(), rx));
-        DeviceHandle { requests: tx, task: Some(task), state }
+        DeviceHandle { client: DeviceClient { requests: tx }, task: Some(task), state }
     }
 
     /// The device's state.
@@ -114,29 +159,24 @@ impl DeviceHandle {
         &self.state
     }
 
+    /// A cloneable request sender for this device.
+    pub fn client(&self) -> DeviceClient {
+        self.client.clone()
+    }
+
     /// Run an instant command on the device.
     pub async fn instcmd(&self, name: &str, argument: Option<&str>) -> Result<(), RequestError> {
-        let (reply, rx) = oneshot::channel();
-        let request = Request::InstCmd { name: name.into(), argument: argument.map(Into::into), reply };
-        self.ask(request, rx).await
+        DeviceClient::outcome(self.client.queue_instcmd(name, argument)?).await
     }
 
     /// Write a variable on the device.
     pub async fn set_var(&self, name: &str, value: &str) -> Result<(), RequestError> {
-        let (reply, rx) = oneshot::channel();
-        self.ask(Request::SetVar { name: name.into(), value: value.into(), reply }, rx).await
+        DeviceClient::outcome(self.client.queue_set_var(name, value)?).await
     }
 
     /// Tell the device to cut power.
     pub async fn kill_power(&self, mode: KillMode) -> Result<(), RequestError> {
-        let (reply, rx) = oneshot::channel();
-        self.ask(Request::KillPower { mode, reply }, rx).await
-    }
-
-    async fn ask(&self, request: Request, rx: oneshot::Receiver<Result<(), RequestError>>) -> Result<(), RequestError> {
-        let gone = || RequestError::Unavailable("device task has stopped".into());
-        self.requests.send(request).await.map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+        DeviceClient::outcome(self.client.queue_kill_power(mode)?).await
     }
 
     /// Stop the device and wait for its task to end.

@@ -23,7 +23,7 @@ pub mod instance;
 pub mod limits;
 pub mod plugin;
 
-pub use device::{DeviceConfig, DeviceHandle, RequestError};
+pub use device::{DeviceClient, DeviceConfig, DeviceFailure, DeviceHandle, RequestError};
 pub use engine::{Runtime, RuntimeConfig};
 pub use grants::Grants;
 pub use instance::{CallError, DeviceInstance};

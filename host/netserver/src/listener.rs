@@ -1,0 +1,365 @@
+//! The TCP side: listeners on every `LISTEN` address, one task per
+//! connection, feeding the protocol core line by line.
+//!
+//! Per connection, memory is bounded by the read buffer and the tokenizer's
+//! limits (32 tokens of 512 characters), so a megabyte-long line is answered
+//! like any other. A connection that completes no request for 60 s is closed
+//! (upsd's fixed idle limit), and so is one whose client stops reading our
+//! replies. Nothing one client sends can affect another.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hazel_nutconf::parseconf::Tokenizer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::context::ServerContext;
+use crate::protocol::{Session, handle_request};
+use crate::upsd_conf::{ListenAddr, UpsdConf};
+
+/// upsd drops clients that complete no request for this long.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Pending connections the kernel queues per listener. upsd uses 16; many
+/// upsmon clients reconnecting at once after a server restart overflow that.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Bytes read from a socket at a time.
+const READ_BUFFER: usize = 4096;
+
+/// A client that does not take a reply within this long is dropped, so a
+/// stalled reader cannot pin its connection slot forever.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long connections get to finish after shutdown is requested.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Refused connections (over `MAXCONN`) are logged at most this often.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Why the server could not start listening.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// A `LISTEN` address could not be resolved or bound, and upsd's rules
+    /// do not allow starting without it (see [`Server::bind`]).
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address as configured.
+        addr: String,
+        /// What the system said.
+        #[source]
+        source: io::Error,
+    },
+    /// Not a single listener could be set up.
+    #[error("no listening address available ({failures})")]
+    NoListener {
+        /// Every address tried and its error.
+        failures: String,
+    },
+}
+
+/// A bound NUT network server, ready to [`run`](Server::run).
+#[derive(Debug)]
+pub struct Server {
+    listeners: Vec<TcpListener>,
+    context: Arc<ServerContext>,
+    max_connections: usize,
+    idle_timeout: Duration,
+}
+
+impl Server {
+    /// Listen on every address of `conf` (its `LISTEN` lines, else `::1` and
+    /// `127.0.0.1` on port 3493) with at most `MAXCONN` simultaneous clients.
+    ///
+    /// `*` means every IPv4 and every IPv6 address (two sockets; IPv6 ones
+    /// are IPv6-only, as in upsd). A host name is resolved and its first
+    /// address used. As in upsd, starting needs at least one listener, and
+    /// every listener unless the ones that failed are all loopback (several
+    /// names of the local host often resolve to one socket) or
+    /// `ALLOW_NOT_ALL_LISTENERS` is set.
+    pub async fn bind(conf: &UpsdConf, context: Arc<ServerContext>) -> Result<Server, BindError> {
+        let mut listeners = Vec::new();
+        let mut failures: Vec<(ListenAddr, io::Error)> = Vec::new();
+        for addr in conf.listen_addrs() {
+            match bind_listen_addr(&addr).await {
+                Ok(bound) => listeners.extend(bound),
+                Err(error) => failures.push((addr, error)),
+            }
+        }
+        let summary = || {
+            failures
+                .iter()
+                .map(|(addr, error)| format!("{addr}: {error}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        if listeners.is_empty() {
+            return Err(BindError::NoListener {
+                failures: summary(),
+            });
+        }
+        if !failures.is_empty() {
+            let only_loopback = failures.iter().all(|(addr, _)| addr.is_loopback());
+            if !only_loopback && !conf.allow_not_all_listeners {
+                let (addr, source) = failures.swap_remove(0);
+                return Err(BindError::Listen {
+                    addr: addr.to_string(),
+                    source,
+                });
+            }
+            tracing::warn!(failures = %summary(), "some listening addresses are not available");
+        }
+        for listener in &listeners {
+            if let Ok(local) = listener.local_addr() {
+                tracing::info!(address = %local, "listening for NUT clients");
+            }
+        }
+        Ok(Server {
+            listeners,
+            context,
+            max_connections: conf
+                .max_connections
+                .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize)),
+            idle_timeout: IDLE_TIMEOUT,
+        })
+    }
+
+    /// Change the idle limit (upsd's is fixed at [`IDLE_TIMEOUT`]; tests
+    /// shorten it).
+    pub fn with_idle_timeout(mut self, idle_timeout: Duration) -> Self {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// The addresses actually bound (useful with port 0).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|listener| listener.local_addr().ok())
+            .collect()
+    }
+
+    /// The shared state, e.g. to reload users or to ask about FSD latches.
+    pub fn context(&self) -> &Arc<ServerContext> {
+        &self.context
+    }
+
+    /// Serve clients until `shutdown` completes, then stop accepting, close
+    /// every connection (waiting a few seconds for replies in progress) and
+    /// return.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let (stop_sender, stop) = watch::channel(false);
+        let slots = Arc::new(Semaphore::new(self.max_connections));
+        let mut acceptors = JoinSet::new();
+        for listener in self.listeners {
+            let acceptor = Acceptor {
+                listener,
+                context: self.context.clone(),
+                slots: slots.clone(),
+                idle_timeout: self.idle_timeout,
+            };
+            acceptors.spawn(acceptor.run(stop.clone()));
+        }
+        shutdown.await;
+        tracing::info!("NUT server shutting down");
+        // Only fails if every receiver is gone, i.e. everything already stopped.
+        let _ = stop_sender.send(true);
+        while acceptors.join_next().await.is_some() {}
+    }
+}
+
+/// Resolve and bind one `LISTEN` address; `*` yields up to two listeners.
+async fn bind_listen_addr(addr: &ListenAddr) -> io::Result<Vec<TcpListener>> {
+    if addr.host == "*" {
+        let any = [
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        ];
+        let mut bound = Vec::new();
+        let mut last_error = None;
+        for ip in any {
+            match bind_socket(SocketAddr::new(ip, addr.port)) {
+                Ok(listener) => bound.push(listener),
+                Err(error) => {
+                    tracing::debug!(address = %ip, %error, "LISTEN *: one address family unavailable");
+                    last_error = Some(error);
+                }
+            }
+        }
+        return match (bound.is_empty(), last_error) {
+            (true, Some(error)) => Err(error),
+            _ => Ok(bound),
+        };
+    }
+    let socket_addr = match addr.host.parse::<IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, addr.port),
+        Err(_) => tokio::net::lookup_host((addr.host.as_str(), addr.port))
+            .await?
+            .next()
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, "the name resolves to no address")
+            })?,
+    };
+    Ok(vec![bind_socket(socket_addr)?])
+}
+
+/// A non-blocking listening socket with a deep backlog; IPv6 sockets are
+/// IPv6-only so `*` can also bind IPv4.
+fn bind_socket(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// Resolves once shutdown is requested (or the server is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns must not live across an await (not Send).
+    let _ = stop.wait_for(|stopping| *stopping).await.map(|_| ());
+}
+
+/// One listener's accept loop; owns the tasks of the connections it accepted.
+struct Acceptor {
+    listener: TcpListener,
+    context: Arc<ServerContext>,
+    slots: Arc<Semaphore>,
+    idle_timeout: Duration,
+}
+
+impl Acceptor {
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        let connection_stop = stop.clone();
+        let mut connections = JoinSet::new();
+        let mut refused_since_log: u64 = 0;
+        let mut last_refusal_log: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                () = stopped(&mut stop) => break,
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                accepted = self.listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(accepted) => accepted,
+                        Err(error) => {
+                            // Typically out of file descriptors: back off instead of spinning.
+                            tracing::warn!(%error, "accepting a connection failed");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+                        // Over MAXCONN: close at once so the client retries later.
+                        refused_since_log += 1;
+                        if last_refusal_log.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_INTERVAL) {
+                            tracing::warn!(refused = refused_since_log, "too many clients (MAXCONN); refusing connections");
+                            refused_since_log = 0;
+                            last_refusal_log = Some(Instant::now());
+                        }
+                        continue;
+                    };
+                    let connection = Connection {
+                        context: self.context.clone(),
+                        stream,
+                        peer,
+                        idle_timeout: self.idle_timeout,
+                        _slot: slot,
+                    };
+                    connections.spawn(connection.serve(connection_stop.clone()));
+                }
+            }
+        }
+        drop(self.listener);
+        let drained = async { while connections.join_next().await.is_some() {} };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drained).await.is_err() {
+            tracing::warn!("some client connections did not close in time; aborting them");
+        }
+        // Dropping the set aborts whatever is left.
+    }
+}
+
+/// One client connection.
+struct Connection {
+    context: Arc<ServerContext>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    idle_timeout: Duration,
+    /// Held for the connection's lifetime: its place under MAXCONN.
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    async fn serve(mut self, mut stop: watch::Receiver<bool>) {
+        // Replies are small and clients wait for each one.
+        if let Err(error) = self.stream.set_nodelay(true) {
+            tracing::debug!(client = %self.peer, %error, "cannot set TCP_NODELAY");
+        }
+        let mut session = Session::new(&self.context, self.peer.ip());
+        let kick = session.kick_signal();
+        let mut tokenizer = Tokenizer::new();
+        let mut buffer = vec![0u8; READ_BUFFER];
+        let mut deadline = Instant::now() + self.idle_timeout;
+        tracing::debug!(client = %self.peer, "client connected");
+
+        let reason = 'connection: loop {
+            let read = tokio::select! {
+                read = tokio::time::timeout_at(deadline, self.stream.read(&mut buffer)) => read,
+                () = stopped(&mut stop) => break 'connection "server shutting down",
+                () = kick.notified() => break 'connection "its device was removed",
+            };
+            let received = match read {
+                Err(_) => break 'connection "idle too long",
+                Ok(Ok(0)) => break 'connection "closed by client",
+                Ok(Ok(count)) => buffer.get(..count).unwrap_or(&[]),
+                Ok(Err(_)) => break 'connection "read error",
+            };
+            let mut rest = received;
+            while !rest.is_empty() {
+                let (used, event) = tokenizer.push(rest);
+                rest = rest.get(used..).unwrap_or(&[]);
+                let response = match event {
+                    None => continue,
+                    Some(Err(error)) => {
+                        // upsd logs "Parse error on sock" and answers nothing.
+                        tracing::debug!(client = %self.peer, %error, "request discarded");
+                        continue;
+                    }
+                    Some(Ok(line)) => {
+                        let tokens: Vec<&str> = line.tokens().collect();
+                        handle_request(&self.context, &mut session, &tokens)
+                    }
+                };
+                deadline = Instant::now() + self.idle_timeout;
+                if let Some(pending_write) = response.pending_write {
+                    // Runs on after this connection ends: the device still
+                    // reports, and tracking records it.
+                    tokio::spawn(pending_write);
+                }
+                match tokio::time::timeout(WRITE_TIMEOUT, self.stream.write_all(&response.reply))
+                    .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break 'connection "write error",
+                    Err(_) => break 'connection "client stopped reading",
+                }
+                if response.close {
+                    break 'connection "logged out";
+                }
+            }
+        };
+        tracing::debug!(client = %self.peer, reason, "client disconnected");
+        // Best effort: a clean FIN after LOGOUT; errors mean the peer is gone anyway.
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.stream.shutdown()).await;
+    }
+}
