@@ -23,7 +23,7 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
     match args.first().map(String::as_str) {
-        Some("build") => build(&root, Profile::Debug),
+        Some("build") => build(&root),
         Some("demo") => demo(&root),
         Some("test") => test(&root, &args[1..]),
         Some("bench") => bench(&root, &args[1..]),
@@ -32,12 +32,6 @@ fn main() -> anyhow::Result<()> {
             bail!("unknown or missing command")
         }
     }
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Profile {
-    Debug,
-    Release,
 }
 
 fn workspace_root() -> PathBuf {
@@ -124,18 +118,13 @@ fn is_test_plugin(file: &str) -> bool {
     matches!(file, "misbehave.wasm" | "wasi_fs.wasm")
 }
 
-fn build(root: &Path, profile: Profile) -> anyhow::Result<()> {
+fn build(root: &Path) -> anyhow::Result<()> {
     build_plugins(root)?;
-    let mut cmd = cargo();
-    cmd.current_dir(root).args(["build", "-p", "hazel"]);
-    if profile == Profile::Release {
-        cmd.arg("--release");
-    }
-    run(&mut cmd)
+    run(cargo().current_dir(root).args(["build", "-p", "hazel"]))
 }
 
 fn demo(root: &Path) -> anyhow::Result<()> {
-    build(root, Profile::Debug)?;
+    build(root)?;
     let confdir = root.join("host/hazel/demo");
     eprintln!("xtask: serving {} — try `upsc demo@127.0.0.1` in another terminal; Ctrl-C stops", confdir.display());
     run(Command::new(root.join("target/debug/hazel")).arg("serve").arg("-c").arg(&confdir))
@@ -148,15 +137,25 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     // Plugin logic is plain Rust: its unit tests run natively.
     let host_target = host_triple()?;
     run(cargo().current_dir(root.join("plugins")).args(["test", "--target", &host_target, "--workspace"]))?;
+    // End-to-end tests run the hazel binary itself.
+    run(cargo().current_dir(root).args(["build", "-p", "hazel"]))?;
     let mut cmd = cargo();
     cmd.current_dir(root).args(["test", "--workspace"]).args(extra).env("HAZEL_PLUGIN_DIR", &plugin_dir);
     run(&mut cmd)
 }
 
 fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
-    build(root, Profile::Release)?;
+    build_plugins(root)?;
+    // A separate target dir: a release build holds cargo's lock on its target dir for
+    // minutes, and must not block debug builds and tests meanwhile.
+    let target = root.join("target/bench");
+    run(cargo().current_dir(root).args(["build", "--release", "-p", "hazel", "--target-dir"]).arg(&target))?;
     let mut cmd = cargo();
-    cmd.current_dir(root).args(["run", "--release", "-p", "hazel-bench", "--"]).args(extra);
+    cmd.current_dir(root)
+        .args(["run", "--release", "-p", "hazel-bench", "--target-dir"])
+        .arg(&target)
+        .arg("--")
+        .args(extra);
     run(&mut cmd)
 }
 
