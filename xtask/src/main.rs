@@ -140,7 +140,7 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     // End-to-end tests run the hazel binary itself.
     run(cargo().current_dir(root).args(["build", "-p", "hazel"]))?;
     let mut cmd = cargo();
-    cmd.current_dir(root).args(["test", "--workspace"]).args(extra).env("HAZEL_PLUGIN_DIR", &plugin_dir);
+    cmd.current_dir(root).args(["test", "--workspace", "--no-fail-fast"]).args(extra).env("HAZEL_PLUGIN_DIR", &plugin_dir);
     run(&mut cmd)
 }
 

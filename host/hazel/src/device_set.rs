@@ -82,6 +82,7 @@ fn plan_device(loaded: &LoadedConfig, catalog: &PluginCatalog, section: &Section
     let mut settings = vec![("port".to_string(), Some(port.to_string()))];
     settings.extend(section.driver_options().map(|e| (e.key.clone(), e.value.clone())));
     let limits = &loaded.settings.limits;
+    let initial_backoff = restart_delay(loaded, section);
     Ok(DevicePlan {
         description: section.desc().map(str::to_string),
         config: DeviceConfig {
@@ -92,10 +93,22 @@ fn plan_device(loaded: &LoadedConfig, catalog: &PluginCatalog, section: &Section
             settings,
             poll_interval: Duration::from_secs(u64::from(section.pollinterval())),
             ignore_lb: section.flag("ignorelb"),
-            initial_backoff: Duration::from_millis(limits.restart_backoff_ms),
-            max_backoff: Duration::from_millis(limits.max_restart_backoff_ms.max(limits.restart_backoff_ms)),
+            initial_backoff,
+            max_backoff: Duration::from_millis(limits.max_restart_backoff_ms).max(initial_backoff),
         },
     })
+}
+
+/// The first restart delay: NUT's `retrydelay` (seconds) when ups.conf sets it,
+/// else hazel.toml's `restart_backoff_ms`. NUT gives up after `maxretry`
+/// attempts; Hazel keeps retrying with backoff, as a daemon should.
+fn restart_delay(loaded: &LoadedConfig, section: &Section) -> Duration {
+    let explicit = section.value("retrydelay").is_some() || loaded.ups_conf.globals().retrydelay().is_some();
+    if explicit {
+        Duration::from_secs(u64::from(section.retrydelay()))
+    } else {
+        Duration::from_millis(loaded.settings.limits.restart_backoff_ms)
+    }
 }
 
 fn resolve_plugin(settings: &HostSettings, catalog: &PluginCatalog, driver: &str) -> Result<(Arc<Plugin>, PortKind), String> {

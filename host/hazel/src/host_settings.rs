@@ -123,7 +123,7 @@ impl HostSettings {
     /// Parse settings text (`path` is for messages).
     pub fn parse(path: &Path, text: &str) -> Result<HostSettings, SettingsError> {
         toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)).unwrap_or(1);
+            let line = e.span().map(|s| text.get(..s.start).unwrap_or(text).matches('\n').count() + 1).unwrap_or(1);
             SettingsError::Parse { path: path.into(), line, message: e.message().to_string() }
         })
     }
