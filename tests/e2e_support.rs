@@ -92,10 +92,9 @@ impl Drop for HazelServe {
 
 /// Run a NUT client tool; returns its output.
 pub fn nut_tool(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program} (Debian package nut-client; `cargo xtask test` installs it): {e}"))
+    Command::new(program).args(args).output().unwrap_or_else(|e| {
+        panic!("cannot run {program} (Debian package nut-client; `cargo xtask test` installs it): {e}")
+    })
 }
 
 /// Standard output as text.

@@ -14,7 +14,8 @@ const DEVICES: &[(&str, &str)] = &[
     ("smartrt", "APC__Smart-UPS_RT_2000_XL__apcsmart__2.6.4__02.dev"),
 ];
 
-const USERS: &str = "[admin]\n\tpassword = adminpass\n\tactions = SET\n\tinstcmds = ALL\n[viewer]\n\tpassword = viewpass\n";
+const USERS: &str =
+    "[admin]\n\tpassword = adminpass\n\tactions = SET\n\tinstcmds = ALL\n[viewer]\n\tpassword = viewpass\n";
 
 fn start() -> HazelServe {
     let mut conf = String::new();
@@ -99,7 +100,9 @@ fn upsc_upscmd_upsrw_see_what_they_see_with_nut() {
     };
     let out = set("battery.charge=42", true);
     assert_eq!(said(&out).trim(), "SUCCESS", "{out:?}");
-    eventually("battery.charge = 42", || stdout(&nut_tool("upsc", &[&server.ups("apc"), "battery.charge"])).trim() == "42");
+    eventually("battery.charge = 42", || {
+        stdout(&nut_tool("upsc", &[&server.ups("apc"), "battery.charge"])).trim() == "42"
+    });
     let out = set("driver.name=x", false);
     assert!(said(&out).contains("ERR READONLY"), "{out:?}");
     let out = set("brand.new.var=1", false);

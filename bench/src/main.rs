@@ -157,7 +157,8 @@ fn serve_memory_and_cpu() -> anyhow::Result<()> {
     let cache = tempfile::tempdir()?;
     // Warm the compiled-plugin cache first, so every row measures a warm start.
     tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
-        let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(cache.path().to_path_buf()), limits: Limits::default() })?;
+        let runtime =
+            Runtime::new(RuntimeConfig { cache_dir: Some(cache.path().to_path_buf()), limits: Limits::default() })?;
         Plugin::load(&runtime, &plugin_path()).await?;
         anyhow::Ok(())
     })?;

@@ -54,16 +54,19 @@ fn cargo() -> Command {
 }
 
 fn have(program: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {program} >/dev/null 2>&1")]).status().is_ok_and(|s| s.success())
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// `rustup target add wasm32-wasip2` unless it is there already.
 fn ensure_wasm_target() -> anyhow::Result<()> {
     let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
-    if let Ok(out) = &installed {
-        if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") {
-            return Ok(());
-        }
+    if let Ok(out) = &installed
+        && String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == "wasm32-wasip2")
+    {
+        return Ok(());
     }
     run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))
 }
@@ -73,7 +76,7 @@ fn ensure_debian_packages(packages: &[&str], programs: &[&str]) -> anyhow::Resul
     if programs.iter().all(|p| have(p) || Path::new(p).exists()) {
         return Ok(());
     }
-    let sudo = if unsafe_is_root() { vec![] } else { vec!["sudo"] };
+    let sudo = if is_root() { vec![] } else { vec!["sudo"] };
     let apt = |args: &[&str]| {
         let mut cmd = Command::new(sudo.first().copied().unwrap_or("apt-get"));
         if !sudo.is_empty() {
@@ -88,7 +91,7 @@ fn ensure_debian_packages(packages: &[&str], programs: &[&str]) -> anyhow::Resul
     run(&mut install)
 }
 
-fn unsafe_is_root() -> bool {
+fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
@@ -140,7 +143,10 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     // End-to-end tests run the hazel binary itself.
     run(cargo().current_dir(root).args(["build", "-p", "hazel"]))?;
     let mut cmd = cargo();
-    cmd.current_dir(root).args(["test", "--workspace", "--no-fail-fast"]).args(extra).env("HAZEL_PLUGIN_DIR", &plugin_dir);
+    cmd.current_dir(root)
+        .args(["test", "--workspace", "--no-fail-fast"])
+        .args(extra)
+        .env("HAZEL_PLUGIN_DIR", &plugin_dir);
     run(&mut cmd)
 }
 

@@ -155,7 +155,12 @@ pub async fn check_config(confdir: &Path) -> anyhow::Result<ExitCode> {
     }
     for plan in &plans {
         let c = &plan.config;
-        println!("ok: [{}] driver plugin '{}', grants: {}", c.name, c.plugin.name(), c.grants.capability_names().join(", "));
+        println!(
+            "ok: [{}] driver plugin '{}', grants: {}",
+            c.name,
+            c.plugin.name(),
+            c.grants.capability_names().join(", ")
+        );
     }
     for problem in &problems {
         println!("error: {problem}");
@@ -166,7 +171,10 @@ pub async fn check_config(confdir: &Path) -> anyhow::Result<ExitCode> {
 /// `hazel plugin inspect FILE`.
 pub async fn inspect_plugin(confdir: &Path, file: &Path) -> anyhow::Result<ExitCode> {
     let settings = HostSettings::load(confdir).unwrap_or_default();
-    let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(settings.cache_dir()), limits: settings.limits.runtime_limits() })?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(settings.cache_dir()),
+        limits: settings.limits.runtime_limits(),
+    })?;
     let plugin = Plugin::load(&runtime, file).await?;
     print!("{}", describe_plugin(&plugin));
     Ok(ExitCode::SUCCESS)
@@ -178,7 +186,13 @@ pub async fn list_plugins(confdir: &Path) -> anyhow::Result<ExitCode> {
     let (_runtime, catalog) = open_plugins(&settings).await?;
     for plugin in catalog.plugins() {
         let d = plugin.description();
-        println!("{:<16} {:<10} drivers: {:<30} {}", plugin.name(), d.version, d.drivers.join(","), plugin.path().display());
+        println!(
+            "{:<16} {:<10} drivers: {:<30} {}",
+            plugin.name(),
+            d.version,
+            d.drivers.join(","),
+            plugin.path().display()
+        );
     }
     for problem in catalog.problems() {
         println!("unusable: {problem}");

@@ -111,11 +111,15 @@ fn restart_delay(loaded: &LoadedConfig, section: &Section) -> Duration {
     }
 }
 
-fn resolve_plugin(settings: &HostSettings, catalog: &PluginCatalog, driver: &str) -> Result<(Arc<Plugin>, PortKind), String> {
+fn resolve_plugin(
+    settings: &HostSettings,
+    catalog: &PluginCatalog,
+    driver: &str,
+) -> Result<(Arc<Plugin>, PortKind), String> {
     if let Some(entry) = settings.drivers.get(driver) {
-        let plugin = catalog
-            .get(&entry.plugin)
-            .ok_or_else(|| format!("hazel.toml maps driver '{driver}' to plugin '{}', which was not found", entry.plugin))?;
+        let plugin = catalog.get(&entry.plugin).ok_or_else(|| {
+            format!("hazel.toml maps driver '{driver}' to plugin '{}', which was not found", entry.plugin)
+        })?;
         return Ok((plugin, entry.port));
     }
     let plugin = catalog

@@ -50,9 +50,7 @@ fn default_confdir() -> PathBuf {
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HAZEL_LOG").unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("HAZEL_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -69,7 +67,9 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve => commands::serve(&confdir).await,
             Command::CheckConfig => commands::check_config(&confdir).await,
-            Command::Plugin { command: PluginCommand::Inspect { file } } => commands::inspect_plugin(&confdir, &file).await,
+            Command::Plugin { command: PluginCommand::Inspect { file } } => {
+                commands::inspect_plugin(&confdir, &file).await
+            }
             Command::Plugin { command: PluginCommand::List } => commands::list_plugins(&confdir).await,
         }
         .with_context(|| format!("config dir {}", confdir.display()))

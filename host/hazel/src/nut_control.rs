@@ -15,7 +15,9 @@ impl DeviceRouter {
     /// A router over `devices`, keyed by device name (lower-cased, as names
     /// compare case-insensitively).
     pub fn new(devices: impl IntoIterator<Item = (String, DeviceClient)>) -> Self {
-        DeviceRouter { devices: devices.into_iter().map(|(name, client)| (name.to_ascii_lowercase(), client)).collect() }
+        DeviceRouter {
+            devices: devices.into_iter().map(|(name, client)| (name.to_ascii_lowercase(), client)).collect(),
+        }
     }
 
     fn client(&self, device: &str) -> Result<&DeviceClient, HandoffError> {
@@ -37,7 +39,11 @@ fn control_error(e: RequestError) -> ControlError {
     }
 }
 
-fn completion(device: &str, what: String, pending: Result<hazel_runtime::device::PendingRequest, RequestError>) -> Result<Completion, HandoffError> {
+fn completion(
+    device: &str,
+    what: String,
+    pending: Result<hazel_runtime::device::PendingRequest, RequestError>,
+) -> Result<Completion, HandoffError> {
     let pending = pending.map_err(|e| HandoffError::new(format!("{device}: {e}")))?;
     let device = device.to_string();
     Ok(Box::pin(async move {

@@ -65,7 +65,10 @@ fn check_config_names_file_line_and_section_of_each_problem() {
     let ups_conf = dir.path().join("ups.conf").display().to_string();
     assert!(text.contains("ok: [good]"), "{text}");
     assert!(text.contains(&format!("{ups_conf}:4")) && text.contains("driver"), "missing driver not reported:\n{text}");
-    assert!(text.contains(&format!("{ups_conf}:9")) && text.contains("pollinterval"), "bad pollinterval not reported:\n{text}");
+    assert!(
+        text.contains(&format!("{ups_conf}:9")) && text.contains("pollinterval"),
+        "bad pollinterval not reported:\n{text}"
+    );
     assert!(
         text.contains(&format!("{ups_conf}:10: [nosuchdriver]: no plugin provides driver 'acme-ups'")),
         "unknown driver not reported:\n{text}"

@@ -34,10 +34,7 @@ pub struct ServerIdentity {
 
 impl Default for ServerIdentity {
     fn default() -> Self {
-        ServerIdentity {
-            version: "2.8.0".to_string(),
-            url: "http://www.networkupstools.org/".to_string(),
-        }
+        ServerIdentity { version: "2.8.0".to_string(), url: "http://www.networkupstools.org/".to_string() }
     }
 }
 
@@ -67,22 +64,13 @@ pub(crate) struct ClientRegistry {
 
 impl ClientRegistry {
     fn lock(&self) -> MutexGuard<'_, BTreeMap<u64, ClientEntry>> {
-        self.clients
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn register(&self, address: IpAddr) -> (u64, Arc<Notify>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let kick = Arc::new(Notify::new());
-        self.lock().insert(
-            id,
-            ClientEntry {
-                address,
-                login: None,
-                kick: kick.clone(),
-            },
-        );
+        self.lock().insert(id, ClientEntry { address, login: None, kick: kick.clone() });
         (id, kick)
     }
 
@@ -99,12 +87,7 @@ impl ClientRegistry {
     pub(crate) fn login_count(&self, device: &str) -> usize {
         self.lock()
             .values()
-            .filter(|entry| {
-                entry
-                    .login
-                    .as_deref()
-                    .is_some_and(|login| login.eq_ignore_ascii_case(device))
-            })
+            .filter(|entry| entry.login.as_deref().is_some_and(|login| login.eq_ignore_ascii_case(device)))
             .count()
     }
 
@@ -116,20 +99,14 @@ impl ClientRegistry {
             .rev()
             .filter_map(|entry| {
                 let login = entry.login.as_deref()?;
-                login
-                    .eq_ignore_ascii_case(device)
-                    .then(|| (login.to_string(), entry.address))
+                login.eq_ignore_ascii_case(device).then(|| (login.to_string(), entry.address))
             })
             .collect()
     }
 
     fn kick_logins(&self, device: &str) {
         for entry in self.lock().values() {
-            if entry
-                .login
-                .as_deref()
-                .is_some_and(|login| login.eq_ignore_ascii_case(device))
-            {
+            if entry.login.as_deref().is_some_and(|login| login.eq_ignore_ascii_case(device)) {
                 entry.kick.notify_one();
             }
         }
@@ -162,12 +139,7 @@ impl ServerContext {
     /// A context serving the devices of `store`, forwarding writes to
     /// `control`, checking rights against `users`, with `MAXAGE` and
     /// `TRACKINGDELAY` from `conf`.
-    pub fn new(
-        store: Arc<StateStore>,
-        control: Arc<dyn DeviceControl>,
-        users: Users,
-        conf: &UpsdConf,
-    ) -> Self {
+    pub fn new(store: Arc<StateStore>, control: Arc<dyn DeviceControl>, users: Users, conf: &UpsdConf) -> Self {
         ServerContext {
             store,
             control,
@@ -188,17 +160,13 @@ impl ServerContext {
 
     /// Apply a reloaded `upsd.users` (takes effect for the next request).
     pub fn set_users(&self, users: Users) {
-        *self
-            .users
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(users);
+        *self.users.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(users);
     }
 
     /// Apply the reloadable settings of a re-read `upsd.conf` (`MAXAGE`,
     /// `TRACKINGDELAY`); listeners are only read at start, as in upsd.
     pub fn apply_conf(&self, conf: &UpsdConf) {
-        self.maxage_secs
-            .store(conf.maxage.as_secs(), Ordering::Relaxed);
+        self.maxage_secs.store(conf.maxage.as_secs(), Ordering::Relaxed);
         self.tracking.set_keep_for(conf.tracking_delay);
     }
 
@@ -225,10 +193,7 @@ impl ServerContext {
     }
 
     pub(crate) fn users(&self) -> Arc<Users> {
-        self.users
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.users.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     pub(crate) fn maxage(&self) -> Duration {
@@ -236,8 +201,6 @@ impl ServerContext {
     }
 
     fn lock_fsd(&self) -> MutexGuard<'_, HashSet<String>> {
-        self.fsd
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.fsd.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

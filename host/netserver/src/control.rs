@@ -44,9 +44,7 @@ impl ControlError {
     pub fn tracking_reply(self) -> &'static str {
         match self {
             ControlError::Unknown => "ERR UNKNOWN",
-            ControlError::InvalidArgument | ControlError::ConversionFailed => {
-                "ERR INVALID-ARGUMENT"
-            }
+            ControlError::InvalidArgument | ControlError::ConversionFailed => "ERR INVALID-ARGUMENT",
             ControlError::Failed => "ERR FAILED",
         }
     }
@@ -65,9 +63,7 @@ pub struct HandoffError {
 impl HandoffError {
     /// A hand-off failure with a reason for the log.
     pub fn new(reason: impl Into<String>) -> Self {
-        HandoffError {
-            reason: reason.into(),
-        }
+        HandoffError { reason: reason.into() }
     }
 }
 
@@ -84,21 +80,11 @@ pub trait DeviceControl: Send + Sync {
     ///
     /// Called while the client waits for its answer: enqueue the request and
     /// return at once with a future that resolves when the device has run it.
-    fn instcmd(
-        &self,
-        device: &str,
-        command: &str,
-        argument: Option<&str>,
-    ) -> Result<Completion, HandoffError>;
+    fn instcmd(&self, device: &str, command: &str, argument: Option<&str>) -> Result<Completion, HandoffError>;
 
     /// Hand a new `value` for `variable` to `device`; same contract as
     /// [`instcmd`](Self::instcmd).
-    fn set_var(
-        &self,
-        device: &str,
-        variable: &str,
-        value: &str,
-    ) -> Result<Completion, HandoffError>;
+    fn set_var(&self, device: &str, variable: &str, value: &str) -> Result<Completion, HandoffError>;
 
     /// Whether the device's plugin is running at all. `false` answers
     /// `ERR DRIVER-NOT-CONNECTED` (upsd: no socket to the driver); a running
@@ -115,25 +101,11 @@ pub trait DeviceControl: Send + Sync {
 pub struct ReadOnlyControl;
 
 impl DeviceControl for ReadOnlyControl {
-    fn instcmd(
-        &self,
-        _device: &str,
-        _command: &str,
-        _argument: Option<&str>,
-    ) -> Result<Completion, HandoffError> {
-        Err(HandoffError::new(
-            "this server does not forward writes to devices",
-        ))
+    fn instcmd(&self, _device: &str, _command: &str, _argument: Option<&str>) -> Result<Completion, HandoffError> {
+        Err(HandoffError::new("this server does not forward writes to devices"))
     }
 
-    fn set_var(
-        &self,
-        _device: &str,
-        _variable: &str,
-        _value: &str,
-    ) -> Result<Completion, HandoffError> {
-        Err(HandoffError::new(
-            "this server does not forward writes to devices",
-        ))
+    fn set_var(&self, _device: &str, _variable: &str, _value: &str) -> Result<Completion, HandoffError> {
+        Err(HandoffError::new("this server does not forward writes to devices"))
     }
 }

@@ -43,9 +43,7 @@ pub mod users;
 mod warning;
 
 pub use context::{ServerContext, ServerIdentity};
-pub use control::{
-    BoxFuture, Completion, ControlError, DeviceControl, HandoffError, ReadOnlyControl,
-};
+pub use control::{BoxFuture, Completion, ControlError, DeviceControl, HandoffError, ReadOnlyControl};
 pub use listener::{BindError, IDLE_TIMEOUT, Server};
 pub use protocol::{PendingWrite, Response, Session, handle_request};
 pub use upsd_conf::{ListenAddr, UpsdConf, UpsdConfError};

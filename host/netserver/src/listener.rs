@@ -93,26 +93,15 @@ impl Server {
                 Err(error) => failures.push((addr, error)),
             }
         }
-        let summary = || {
-            failures
-                .iter()
-                .map(|(addr, error)| format!("{addr}: {error}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
+        let summary = || failures.iter().map(|(addr, error)| format!("{addr}: {error}")).collect::<Vec<_>>().join("; ");
         if listeners.is_empty() {
-            return Err(BindError::NoListener {
-                failures: summary(),
-            });
+            return Err(BindError::NoListener { failures: summary() });
         }
         if !failures.is_empty() {
             let only_loopback = failures.iter().all(|(addr, _)| addr.is_loopback());
             if !only_loopback && !conf.allow_not_all_listeners {
                 let (addr, source) = failures.swap_remove(0);
-                return Err(BindError::Listen {
-                    addr: addr.to_string(),
-                    source,
-                });
+                return Err(BindError::Listen { addr: addr.to_string(), source });
             }
             tracing::warn!(failures = %summary(), "some listening addresses are not available");
         }
@@ -124,9 +113,7 @@ impl Server {
         Ok(Server {
             listeners,
             context,
-            max_connections: conf
-                .max_connections
-                .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize)),
+            max_connections: conf.max_connections.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize)),
             idle_timeout: IDLE_TIMEOUT,
         })
     }
@@ -140,10 +127,7 @@ impl Server {
 
     /// The addresses actually bound (useful with port 0).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners
-            .iter()
-            .filter_map(|listener| listener.local_addr().ok())
-            .collect()
+        self.listeners.iter().filter_map(|listener| listener.local_addr().ok()).collect()
     }
 
     /// The shared state, e.g. to reload users or to ask about FSD latches.
@@ -178,10 +162,7 @@ impl Server {
 /// Resolve and bind one `LISTEN` address; `*` yields up to two listeners.
 async fn bind_listen_addr(addr: &ListenAddr) -> io::Result<Vec<TcpListener>> {
     if addr.host == "*" {
-        let any = [
-            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        ];
+        let any = [IpAddr::V6(Ipv6Addr::UNSPECIFIED), IpAddr::V4(Ipv4Addr::UNSPECIFIED)];
         let mut bound = Vec::new();
         let mut last_error = None;
         for ip in any {
@@ -203,9 +184,7 @@ async fn bind_listen_addr(addr: &ListenAddr) -> io::Result<Vec<TcpListener>> {
         Err(_) => tokio::net::lookup_host((addr.host.as_str(), addr.port))
             .await?
             .next()
-            .ok_or_else(|| {
-                io::Error::new(io::ErrorKind::NotFound, "the name resolves to no address")
-            })?,
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the name resolves to no address"))?,
     };
     Ok(vec![bind_socket(socket_addr)?])
 }
@@ -346,9 +325,7 @@ impl Connection {
                     // reports, and tracking records it.
                     tokio::spawn(pending_write);
                 }
-                match tokio::time::timeout(WRITE_TIMEOUT, self.stream.write_all(&response.reply))
-                    .await
-                {
+                match tokio::time::timeout(WRITE_TIMEOUT, self.stream.write_all(&response.reply)).await {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => break 'connection "write error",
                     Err(_) => break 'connection "client stopped reading",

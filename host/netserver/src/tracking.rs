@@ -42,16 +42,12 @@ pub struct TrackingTable {
 impl TrackingTable {
     /// A table that forgets results after `keep_for` (upsd.conf `TRACKINGDELAY`).
     pub fn new(keep_for: Duration) -> Self {
-        TrackingTable {
-            entries: Mutex::new(Entries::default()),
-            keep_for_secs: AtomicU64::new(keep_for.as_secs()),
-        }
+        TrackingTable { entries: Mutex::new(Entries::default()), keep_for_secs: AtomicU64::new(keep_for.as_secs()) }
     }
 
     /// Change how long results are kept (on configuration reload).
     pub fn set_keep_for(&self, keep_for: Duration) {
-        self.keep_for_secs
-            .store(keep_for.as_secs(), Ordering::Relaxed);
+        self.keep_for_secs.store(keep_for.as_secs(), Ordering::Relaxed);
     }
 
     /// Register a new pending write under `id` (from [`new_tracking_id`]).
@@ -104,9 +100,7 @@ impl TrackingTable {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // A panic elsewhere while holding the lock leaves consistent data.
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -121,14 +115,7 @@ pub fn new_tracking_id() -> String {
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
     let part = |range: std::ops::Range<usize>| hex.get(range).unwrap_or("");
-    format!(
-        "{}-{}-{}-{}-{}",
-        part(0..8),
-        part(8..12),
-        part(12..16),
-        part(16..20),
-        part(20..32)
-    )
+    format!("{}-{}-{}-{}-{}", part(0..8), part(8..12), part(12..16), part(16..20), part(20..32))
 }
 
 /// Used only if the OS random source fails: std's randomly keyed SipHash over
@@ -139,10 +126,7 @@ fn fallback_random(bytes: &mut [u8; 16]) {
     for half in bytes.chunks_mut(8) {
         let mut hasher = state.build_hasher();
         hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         hasher.write_u128(nanos);
         half.copy_from_slice(&hasher.finish().to_le_bytes()[..half.len()]);
     }
@@ -156,9 +140,7 @@ mod tests {
         let groups: Vec<&str> = id.split('-').collect();
         let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
         lengths == [8, 4, 4, 4, 12]
-            && id
-                .chars()
-                .all(|c| c == '-' || c.is_ascii_digit() || ('A'..='F').contains(&c))
+            && id.chars().all(|c| c == '-' || c.is_ascii_digit() || ('A'..='F').contains(&c))
             && groups[2].starts_with('4')
             && matches!(groups[3].chars().next(), Some('8' | '9' | 'A' | 'B'))
     }
@@ -188,21 +170,9 @@ mod tests {
         table.complete(&ids[3], Err(ControlError::ConversionFailed));
         table.complete(&ids[4], Err(ControlError::Failed));
         let replies: Vec<_> = ids.iter().map(|id| table.reply_for(id)).collect();
-        assert_eq!(
-            replies,
-            [
-                "SUCCESS",
-                "ERR UNKNOWN",
-                "ERR INVALID-ARGUMENT",
-                "ERR INVALID-ARGUMENT",
-                "ERR FAILED"
-            ]
-        );
+        assert_eq!(replies, ["SUCCESS", "ERR UNKNOWN", "ERR INVALID-ARGUMENT", "ERR INVALID-ARGUMENT", "ERR FAILED"]);
         assert_eq!(table.reply_for(&ids[0].to_ascii_lowercase()), "SUCCESS");
-        assert_eq!(
-            table.reply_for("00000000-0000-0000-0000-000000000000"),
-            "ERR UNKNOWN"
-        );
+        assert_eq!(table.reply_for("00000000-0000-0000-0000-000000000000"), "ERR UNKNOWN");
         assert_eq!(table.reply_for(""), "ERR UNKNOWN");
     }
 
@@ -220,9 +190,6 @@ mod tests {
         }
         assert_eq!(table.lock().status.len(), MAX_ENTRIES);
         assert_eq!(table.reply_for("ID0"), "ERR UNKNOWN");
-        assert_eq!(
-            table.reply_for(&format!("ID{}", MAX_ENTRIES + 9)),
-            "PENDING"
-        );
+        assert_eq!(table.reply_for(&format!("ID{}", MAX_ENTRIES + 9)), "PENDING");
     }
 }

@@ -44,10 +44,7 @@ pub struct ListenAddr {
 impl ListenAddr {
     /// A listen address.
     pub fn new(host: impl Into<String>, port: u16) -> Self {
-        ListenAddr {
-            host: host.into(),
-            port,
-        }
+        ListenAddr { host: host.into(), port }
     }
 
     /// upsd's listeners when `LISTEN` is absent: `::1` and `127.0.0.1` on 3493.
@@ -102,9 +99,7 @@ pub struct CertIdent {
 impl fmt::Debug for CertIdent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print the password in logs.
-        f.debug_struct("CertIdent")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
+        f.debug_struct("CertIdent").field("name", &self.name).finish_non_exhaustive()
     }
 }
 
@@ -197,24 +192,13 @@ pub enum UpsdConfError {
 
 impl UpsdConf {
     /// Parse the contents of `path` (the path is only used in messages).
-    pub fn parse(
-        path: impl AsRef<Path>,
-        text: impl AsRef<[u8]>,
-    ) -> Result<UpsdConf, UpsdConfError> {
+    pub fn parse(path: impl AsRef<Path>, text: impl AsRef<[u8]>) -> Result<UpsdConf, UpsdConfError> {
         let path = path.as_ref();
         let mut conf = UpsdConf::default();
         for line in parseconf::lines(text.as_ref()) {
-            let line = line.map_err(|e| UpsdConfError::Parse {
-                path: path.to_path_buf(),
-                line: e.line,
-            })?;
+            let line = line.map_err(|e| UpsdConfError::Parse { path: path.to_path_buf(), line: e.line })?;
             if let Some((name, args)) = line.tokens.split_first() {
-                let directive = Directive {
-                    path,
-                    line: line.number,
-                    name,
-                    args,
-                };
+                let directive = Directive { path, line: line.number, name, args };
                 conf.apply(&directive)?;
             }
         }
@@ -223,11 +207,7 @@ impl UpsdConf {
 
     /// The addresses to listen on: the `LISTEN` lines, or upsd's defaults.
     pub fn listen_addrs(&self) -> Vec<ListenAddr> {
-        if self.listen.is_empty() {
-            ListenAddr::defaults()
-        } else {
-            self.listen.clone()
-        }
+        if self.listen.is_empty() { ListenAddr::defaults() } else { self.listen.clone() }
     }
 
     fn apply(&mut self, directive: &Directive<'_>) -> Result<(), UpsdConfError> {
@@ -292,10 +272,7 @@ impl UpsdConf {
                 2
             }
             "ACCEPT" | "REJECT" | "ACL" => {
-                let message = format!(
-                    "{} is no longer supported (ignored); use LISTEN",
-                    directive.name
-                );
+                let message = format!("{} is no longer supported (ignored); use LISTEN", directive.name);
                 self.warnings.push(Warning::new(directive.line, message));
                 return Ok(());
             }
@@ -304,9 +281,7 @@ impl UpsdConf {
                 1
             }
             name => {
-                let message = format!(
-                    "unknown directive '{name}' ignored (directive names are case-sensitive)"
-                );
+                let message = format!("unknown directive '{name}' ignored (directive names are case-sensitive)");
                 self.warnings.push(Warning::new(directive.line, message));
                 return Ok(());
             }
@@ -334,18 +309,12 @@ impl Directive<'_> {
             line: self.line,
             directive: self.name.clone(),
             expected,
-            found: self
-                .args
-                .get(index)
-                .map_or_else(|| "nothing".to_string(), |arg| format!("{arg:?}")),
+            found: self.args.get(index).map_or_else(|| "nothing".to_string(), |arg| format!("{arg:?}")),
         }
     }
 
     fn text(&self, index: usize, expected: &'static str) -> Result<&str, UpsdConfError> {
-        self.args
-            .get(index)
-            .map(String::as_str)
-            .ok_or_else(|| self.invalid(index, expected))
+        self.args.get(index).map(String::as_str).ok_or_else(|| self.invalid(index, expected))
     }
 
     fn path_arg(&self, index: usize) -> Result<PathBuf, UpsdConfError> {
@@ -361,10 +330,7 @@ impl Directive<'_> {
     fn number(&self, index: usize) -> Result<u64, UpsdConfError> {
         let expected = "a whole number";
         let text = self.text(index, expected)?;
-        let digits: &str = text
-            .split(|c: char| !c.is_ascii_digit())
-            .next()
-            .unwrap_or("");
+        let digits: &str = text.split(|c: char| !c.is_ascii_digit()).next().unwrap_or("");
         if digits.is_empty() {
             return Err(self.invalid(index, expected));
         }
@@ -397,18 +363,15 @@ impl Directive<'_> {
     fn listen_addr(&self) -> Result<ListenAddr, UpsdConfError> {
         let host = self.text(0, "an address (IP, host name or *)")?;
         // upsd takes IPv6 literals bare; accept the bracketed form too.
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
+        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
         if host.is_empty() {
             return Err(self.invalid(0, "an address (IP, host name or *)"));
         }
         let port = match self.args.get(1) {
             None => DEFAULT_PORT,
-            Some(port) if port.bytes().all(|b| b.is_ascii_digit()) => port
-                .parse()
-                .map_err(|_| self.invalid(1, "a port number (0-65535)"))?,
+            Some(port) if port.bytes().all(|b| b.is_ascii_digit()) => {
+                port.parse().map_err(|_| self.invalid(1, "a port number (0-65535)"))?
+            }
             Some(_) => return Err(self.invalid(1, "a port number (0-65535)")),
         };
         Ok(ListenAddr::new(host, port))
@@ -423,11 +386,7 @@ mod tests {
     fn defaults_when_empty() {
         let conf = UpsdConf::parse("upsd.conf", "# nothing\n").unwrap();
         assert_eq!(conf, UpsdConf::default());
-        let addrs: Vec<String> = conf
-            .listen_addrs()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let addrs: Vec<String> = conf.listen_addrs().iter().map(ToString::to_string).collect();
         assert_eq!(addrs, ["[::1]:3493", "127.0.0.1:3493"]);
         assert_eq!(conf.maxage, Duration::from_secs(15));
         assert_eq!(conf.tracking_delay, Duration::from_secs(3600));
@@ -463,16 +422,10 @@ debug_min 3
         assert_eq!(conf.disable_weak_ssl, Some(false));
         assert_eq!(conf.statepath.as_deref(), Some(Path::new("/run/nut")));
         assert_eq!(conf.datapath.as_deref(), Some(Path::new("/usr/share/nut")));
-        assert_eq!(
-            conf.certfile.as_deref(),
-            Some(Path::new("/etc/nut/upsd.pem"))
-        );
+        assert_eq!(conf.certfile.as_deref(), Some(Path::new("/etc/nut/upsd.pem")));
         assert_eq!(conf.certpath.as_deref(), Some(Path::new("/etc/nut/cert")));
         let ident = conf.certident.clone().unwrap();
-        assert_eq!(
-            (ident.name.as_str(), ident.password.as_str()),
-            ("my server", "secret pw")
-        );
+        assert_eq!((ident.name.as_str(), ident.password.as_str()), ("my server", "secret pw"));
         assert!(!format!("{ident:?}").contains("secret"));
         assert_eq!(conf.certrequest, Some(CertRequest::Require));
         assert_eq!(
@@ -515,26 +468,13 @@ debug_min 3
             ("MAXAGE", "MAXAGE 99999999999999999999999", "a whole number"),
         ];
         for (directive, line, expected) in cases {
-            let error =
-                UpsdConf::parse("/etc/nut/upsd.conf", format!("# c\n{line}\n")).unwrap_err();
+            let error = UpsdConf::parse("/etc/nut/upsd.conf", format!("# c\n{line}\n")).unwrap_err();
             let message = error.to_string();
-            assert!(
-                message.starts_with("/etc/nut/upsd.conf:2: invalid "),
-                "{message}"
-            );
-            assert!(
-                message.contains(directive) && message.contains(expected),
-                "{line}: {message}"
-            );
+            assert!(message.starts_with("/etc/nut/upsd.conf:2: invalid "), "{message}");
+            assert!(message.contains(directive) && message.contains(expected), "{line}: {message}");
         }
         let error = UpsdConf::parse("u.conf", "LISTEN \"a#b\"\n").unwrap_err();
-        assert_eq!(
-            error,
-            UpsdConfError::Parse {
-                path: "u.conf".into(),
-                line: 1
-            }
-        );
+        assert_eq!(error, UpsdConfError::Parse { path: "u.conf".into(), line: 1 });
     }
 
     #[test]

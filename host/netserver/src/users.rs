@@ -45,9 +45,7 @@ impl Action {
     fn is_granted_by(self, word: &str) -> bool {
         match self {
             Action::Login => word.eq_ignore_ascii_case("LOGIN"),
-            Action::Primary => {
-                word.eq_ignore_ascii_case("PRIMARY") || word.eq_ignore_ascii_case("MASTER")
-            }
+            Action::Primary => word.eq_ignore_ascii_case("PRIMARY") || word.eq_ignore_ascii_case("MASTER"),
             Action::Fsd => word.eq_ignore_ascii_case("FSD"),
             Action::Set => word.eq_ignore_ascii_case("SET"),
         }
@@ -98,9 +96,7 @@ impl User {
     }
 
     fn has_instcmd(&self, command: &str) -> bool {
-        self.instcmds.iter().any(|granted| {
-            granted.eq_ignore_ascii_case(command) || granted.eq_ignore_ascii_case("all")
-        })
+        self.instcmds.iter().any(|granted| granted.eq_ignore_ascii_case(command) || granted.eq_ignore_ascii_case("all"))
     }
 
     fn add_action(&mut self, word: &str) {
@@ -168,16 +164,10 @@ impl Users {
         let path = path.as_ref();
         let mut parser = Parser::default();
         for line in parseconf::lines(text.as_ref()) {
-            let line = line.map_err(|e| UsersError::Parse {
-                path: path.to_path_buf(),
-                line: e.line,
-            })?;
+            let line = line.map_err(|e| UsersError::Parse { path: path.to_path_buf(), line: e.line })?;
             parser.line(path, line.number, &line.tokens)?;
         }
-        Ok(Users {
-            users: parser.users,
-            warnings: parser.warnings,
-        })
+        Ok(Users { users: parser.users, warnings: parser.warnings })
     }
 
     /// All user sections in file order.
@@ -192,28 +182,18 @@ impl Users {
 
     /// Whether the client's USERNAME/PASSWORD grant `action`.
     pub fn allows(&self, username: Option<&str>, password: Option<&str>, action: Action) -> bool {
-        self.authenticate(username, password)
-            .is_some_and(|user| user.has_action(action))
+        self.authenticate(username, password).is_some_and(|user| user.has_action(action))
     }
 
     /// Whether the client's USERNAME/PASSWORD grant instant command `command`.
-    pub fn allows_instcmd(
-        &self,
-        username: Option<&str>,
-        password: Option<&str>,
-        command: &str,
-    ) -> bool {
-        self.authenticate(username, password)
-            .is_some_and(|user| user.has_instcmd(command))
+    pub fn allows_instcmd(&self, username: Option<&str>, password: Option<&str>, command: &str) -> bool {
+        self.authenticate(username, password).is_some_and(|user| user.has_instcmd(command))
     }
 
     /// The user the credentials belong to, if the password matches.
     fn authenticate(&self, username: Option<&str>, password: Option<&str>) -> Option<&User> {
         let (username, password) = (username?, password?);
-        let user = self
-            .users
-            .iter()
-            .find(|user| user.password.is_some() && user.name == username)?;
+        let user = self.users.iter().find(|user| user.password.is_some() && user.name == username)?;
         let expected = user.password.as_deref()?;
         constant_time_eq(expected.as_bytes(), password.as_bytes()).then_some(user)
     }
@@ -257,39 +237,22 @@ impl Parser {
                 }
             }
             // `upsmon primary`; upsd ignores anything after the type
-            [key, value, ..] if key.eq_ignore_ascii_case("upsmon") => {
-                self.setting(number, key, value)
-            }
-            _ => self.warn(
-                number,
-                format!(
-                    "line {:?} ignored; expected 'key = value'",
-                    tokens.join(" ")
-                ),
-            ),
+            [key, value, ..] if key.eq_ignore_ascii_case("upsmon") => self.setting(number, key, value),
+            _ => self.warn(number, format!("line {:?} ignored; expected 'key = value'", tokens.join(" "))),
         }
         Ok(())
     }
 
     fn header(&mut self, path: &Path, number: usize, tokens: &[String]) -> Result<(), UsersError> {
         let name = match tokens {
-            [only] => only
-                .strip_prefix('[')
-                .and_then(|rest| rest.strip_suffix(']')),
+            [only] => only.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')),
             _ => None,
         };
         let Some(name) = name.filter(|name| !name.is_empty()) else {
-            return Err(UsersError::InvalidHeader {
-                path: path.to_path_buf(),
-                line: number,
-                header: tokens.join(" "),
-            });
+            return Err(UsersError::InvalidHeader { path: path.to_path_buf(), line: number, header: tokens.join(" ") });
         };
         if let Some(first) = self.users.iter().find(|user| user.name == name) {
-            let message = format!(
-                "duplicate user [{name}] (first at line {}); this section is ignored",
-                first.line
-            );
+            let message = format!("duplicate user [{name}] (first at line {}); this section is ignored", first.line);
             self.warn(number, message);
             self.current = None;
             return Ok(());
@@ -311,10 +274,9 @@ impl Parser {
             return;
         };
         let warning = match key.to_ascii_lowercase().as_str() {
-            "password" if user.password.is_some() => Some(format!(
-                "duplicate password for {}; the first one is used",
-                user.name
-            )),
+            "password" if user.password.is_some() => {
+                Some(format!("duplicate password for {}; the first one is used", user.name))
+            }
             "password" => {
                 user.password = Some(value.to_string());
                 None
@@ -325,10 +287,8 @@ impl Parser {
             }
             "actions" => {
                 user.add_action(value);
-                (!KNOWN_ACTIONS
-                    .iter()
-                    .any(|known| known.eq_ignore_ascii_case(value)))
-                .then(|| format!("unknown action '{value}' (kept; expected SET or FSD)"))
+                (!KNOWN_ACTIONS.iter().any(|known| known.eq_ignore_ascii_case(value)))
+                    .then(|| format!("unknown action '{value}' (kept; expected SET or FSD)"))
             }
             "upsmon" => match value.to_ascii_lowercase().as_str() {
                 "primary" | "master" => {
@@ -341,13 +301,9 @@ impl Parser {
                     user.add_action("LOGIN");
                     None
                 }
-                _ => Some(format!(
-                    "unknown upsmon type '{value}'; expected primary or secondary"
-                )),
+                _ => Some(format!("unknown upsmon type '{value}'; expected primary or secondary")),
             },
-            "allowfrom" => {
-                Some("'allowfrom' is no longer used; use LISTEN and a firewall".to_string())
-            }
+            "allowfrom" => Some("'allowfrom' is no longer used; use LISTEN and a firewall".to_string()),
             _ => Some(format!("unknown user setting '{key}' ignored")),
         };
         if let Some(message) = warning {
@@ -398,10 +354,7 @@ mod tests {
         assert_eq!(users.users()[2].actions(), ["LOGIN"]);
         assert_eq!(users.users()[3].instcmds(), ["load.off", "Beeper.Toggle"]);
         assert!(!users.users()[4].has_password());
-        assert!(
-            !format!("{users:?}").contains("adminpass"),
-            "passwords stay out of Debug"
-        );
+        assert!(!format!("{users:?}").contains("adminpass"), "passwords stay out of Debug");
         assert!(users.warnings().is_empty(), "{:?}", users.warnings());
     }
 
@@ -414,28 +367,16 @@ mod tests {
         assert!(!ok("admin", "adminpass", Action::Login));
         assert!(!ok("admin", "adminpass", Action::Primary));
         assert!(!ok("admin", "wrong", Action::Set));
-        assert!(
-            !ok("Admin", "adminpass", Action::Set),
-            "user names are case-sensitive"
-        );
-        assert!(
-            !ok("admin", "ADMINPASS", Action::Set),
-            "passwords are case-sensitive"
-        );
+        assert!(!ok("Admin", "adminpass", Action::Set), "user names are case-sensitive");
+        assert!(!ok("admin", "ADMINPASS", Action::Set), "passwords are case-sensitive");
         assert!(ok("upsmon", "pass", Action::Login));
         assert!(ok("upsmon", "pass", Action::Primary));
         assert!(ok("upsmon", "pass", Action::Fsd));
         assert!(!ok("upsmon", "pass", Action::Set));
         assert!(ok("secondary", "with space", Action::Login));
         assert!(!ok("secondary", "with space", Action::Primary));
-        assert!(
-            ok("setter", "s", Action::Set),
-            "action words are case-insensitive"
-        );
-        assert!(
-            !ok("nopass", "", Action::Set),
-            "users without password never authenticate"
-        );
+        assert!(ok("setter", "s", Action::Set), "action words are case-insensitive");
+        assert!(!ok("nopass", "", Action::Set), "users without password never authenticate");
         assert!(!ok("nobody", "x", Action::Login));
         assert!(!users.allows(None, Some("adminpass"), Action::Set));
         assert!(!users.allows(Some("admin"), None, Action::Set));
@@ -457,11 +398,8 @@ mod tests {
 
     #[test]
     fn master_grants_primary_and_legacy_names_work() {
-        let users = Users::parse(
-            "u",
-            "[a]\npassword = p\nupsmon master\n[b]\npassword = p\nactions = MASTER\n",
-        )
-        .unwrap();
+        let users =
+            Users::parse("u", "[a]\npassword = p\nupsmon master\n[b]\npassword = p\nactions = MASTER\n").unwrap();
         assert!(users.allows(Some("a"), Some("p"), Action::Primary));
         assert!(users.allows(Some("a"), Some("p"), Action::Fsd));
         assert!(users.allows(Some("b"), Some("p"), Action::Primary));
@@ -476,40 +414,20 @@ mod tests {
         let lines: Vec<usize> = users.warnings().iter().map(|w| w.line).collect();
         assert_eq!(lines, [1, 2, 5, 6, 7, 8, 9, 10, 11, 12]);
         assert!(!users.allows(Some("a"), Some("p"), Action::Login));
-        assert!(
-            !users.allows_instcmd(Some("a"), Some("q"), "x"),
-            "first password wins"
-        );
+        assert!(!users.allows_instcmd(Some("a"), Some("q"), "x"), "first password wins");
         // the duplicate section's rights (line 12) are not credited to anyone
         assert!(!users.allows(Some("a"), Some("p"), Action::Set));
-        assert!(
-            users.warnings()[8]
-                .to_string()
-                .contains("duplicate user [a]")
-        );
+        assert!(users.warnings()[8].to_string().contains("duplicate user [a]"));
     }
 
     #[test]
     fn unsafe_recoveries_are_errors() {
         let error = Users::parse("/etc/nut/upsd.users", "[a]\npassword = \"x#y\"\n").unwrap_err();
-        assert_eq!(
-            error,
-            UsersError::Parse {
-                path: "/etc/nut/upsd.users".into(),
-                line: 2
-            }
-        );
-        assert!(
-            error
-                .to_string()
-                .starts_with("/etc/nut/upsd.users:2: parse error")
-        );
+        assert_eq!(error, UsersError::Parse { path: "/etc/nut/upsd.users".into(), line: 2 });
+        assert!(error.to_string().starts_with("/etc/nut/upsd.users:2: parse error"));
         for header in ["[my user]", "[]", "[open", "[a] extra"] {
             let error = Users::parse("u", format!("[a]\npassword = p\n{header}\n")).unwrap_err();
-            assert!(
-                matches!(error, UsersError::InvalidHeader { line: 3, .. }),
-                "{header}: {error}"
-            );
+            assert!(matches!(error, UsersError::InvalidHeader { line: 3, .. }), "{header}: {error}");
         }
     }
 

@@ -14,10 +14,7 @@ pub struct Warning {
 
 impl Warning {
     pub(crate) fn new(line: usize, message: impl Into<String>) -> Self {
-        Warning {
-            line,
-            message: message.into(),
-        }
+        Warning { line, message: message.into() }
     }
 }
 

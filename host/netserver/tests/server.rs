@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hazel_netserver::{
-    Completion, ControlError, DeviceControl, HandoffError, ListenAddr, Server, ServerContext,
-    UpsdConf, Users,
+    Completion, ControlError, DeviceControl, HandoffError, ListenAddr, Server, ServerContext, UpsdConf, Users,
 };
 use hazel_state::{DeviceState, Edit, StateStore, VarMeta};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -23,24 +22,14 @@ const USERS: &str = "[admin]\npassword = adminpass\nactions = SET FSD\ninstcmds 
 struct SlowDevices;
 
 impl DeviceControl for SlowDevices {
-    fn instcmd(
-        &self,
-        _device: &str,
-        _command: &str,
-        _argument: Option<&str>,
-    ) -> Result<Completion, HandoffError> {
+    fn instcmd(&self, _device: &str, _command: &str, _argument: Option<&str>) -> Result<Completion, HandoffError> {
         Ok(Box::pin(async {
             tokio::time::sleep(Duration::from_millis(300)).await;
             Err(ControlError::Failed)
         }))
     }
 
-    fn set_var(
-        &self,
-        _device: &str,
-        _variable: &str,
-        _value: &str,
-    ) -> Result<Completion, HandoffError> {
+    fn set_var(&self, _device: &str, _variable: &str, _value: &str) -> Result<Completion, HandoffError> {
         Ok(Box::pin(async {
             tokio::time::sleep(Duration::from_millis(300)).await;
             Ok(())
@@ -74,23 +63,12 @@ async fn start(conf: UpsdConf, idle: Option<Duration>) -> Running {
         Edit::SetValue("ups.status".into(), "OL".into()),
         Edit::SetValue("battery.charge".into(), "100".into()),
         Edit::SetValue("ups.id".into(), "rack1".into()),
-        Edit::SetMeta(
-            "ups.id".into(),
-            VarMeta {
-                writable: true,
-                string_max_len: Some(16),
-            },
-        ),
+        Edit::SetMeta("ups.id".into(), VarMeta { writable: true, string_max_len: Some(16) }),
         Edit::AddCommand("load.off".into()),
     ]);
     store.insert(device);
     let users = Users::parse("upsd.users", USERS).expect("users");
-    let context = Arc::new(ServerContext::new(
-        store,
-        Arc::new(SlowDevices),
-        users,
-        &conf,
-    ));
+    let context = Arc::new(ServerContext::new(store, Arc::new(SlowDevices), users, &conf));
     let mut server = Server::bind(&conf, context.clone()).await.expect("bind");
     if let Some(idle) = idle {
         server = server.with_idle_timeout(idle);
@@ -100,19 +78,11 @@ async fn start(conf: UpsdConf, idle: Option<Duration>) -> Running {
     let task = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));
-    Running {
-        addr,
-        context,
-        stop: Some(stop),
-        task,
-    }
+    Running { addr, context, stop: Some(stop), task }
 }
 
 fn local_conf() -> UpsdConf {
-    UpsdConf {
-        listen: vec![ListenAddr::new("127.0.0.1", 0)],
-        ..UpsdConf::default()
-    }
+    UpsdConf { listen: vec![ListenAddr::new("127.0.0.1", 0)], ..UpsdConf::default() }
 }
 
 struct Client {
@@ -124,10 +94,7 @@ impl Client {
     async fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).await.expect("connect");
         let (reader, writer) = stream.into_split();
-        Client {
-            reader: BufReader::new(reader),
-            writer,
-        }
+        Client { reader: BufReader::new(reader), writer }
     }
 
     async fn send(&mut self, bytes: &[u8]) {
@@ -169,14 +136,10 @@ impl Client {
 
     async fn expect_eof(&mut self) {
         let mut rest = Vec::new();
-        let read =
-            tokio::time::timeout(Duration::from_secs(10), self.reader.read_to_end(&mut rest))
-                .await
-                .expect("server closes in time");
-        assert!(
-            read.is_err() || rest.is_empty(),
-            "unexpected data before EOF: {rest:?}"
-        );
+        let read = tokio::time::timeout(Duration::from_secs(10), self.reader.read_to_end(&mut rest))
+            .await
+            .expect("server closes in time");
+        assert!(read.is_err() || rest.is_empty(), "unexpected data before EOF: {rest:?}");
     }
 }
 
@@ -193,9 +156,7 @@ async fn concurrent_clients_including_hostile_ones() {
     // a client that sends binary garbage and leaves
     let garbage = tokio::spawn(async move {
         let mut client = Client::connect(addr).await;
-        let junk: Vec<u8> = (0..200_000u32)
-            .map(|n| (n.wrapping_mul(2_654_435_761) >> 13) as u8)
-            .collect();
+        let junk: Vec<u8> = (0..200_000u32).map(|n| (n.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
         client.send(&junk).await;
     });
     // a client sending a one-megabyte line, then a normal request
@@ -205,14 +166,8 @@ async fn concurrent_clients_including_hostile_ones() {
         line.extend(std::iter::repeat_n(b'a', 1_000_000));
         line.push(b'\n');
         client.send(&line).await;
-        assert_eq!(
-            client.line().await.as_deref(),
-            Some("ERR VAR-NOT-SUPPORTED")
-        );
-        assert_eq!(
-            client.ask("VER").await,
-            "Network UPS Tools upsd 2.8.0 - http://www.networkupstools.org/"
-        );
+        assert_eq!(client.line().await.as_deref(), Some("ERR VAR-NOT-SUPPORTED"));
+        assert_eq!(client.ask("VER").await, "Network UPS Tools upsd 2.8.0 - http://www.networkupstools.org/");
     });
     // ordinary readers, in parallel
     let mut readers = Vec::new();
@@ -220,21 +175,12 @@ async fn concurrent_clients_including_hostile_ones() {
         readers.push(tokio::spawn(async move {
             let mut client = Client::connect(addr).await;
             for _ in 0..20 {
-                assert_eq!(
-                    client.ask("GET VAR ups1 ups.status").await,
-                    "VAR ups1 ups.status \"OL\""
-                );
+                assert_eq!(client.ask("GET VAR ups1 ups.status").await, "VAR ups1 ups.status \"OL\"");
                 let list = client.list("LIST VAR ups1").await;
-                assert_eq!(
-                    list.first().map(String::as_str),
-                    Some("BEGIN LIST VAR ups1")
-                );
+                assert_eq!(list.first().map(String::as_str), Some("BEGIN LIST VAR ups1"));
                 assert_eq!(list.len(), 5, "{list:?}");
             }
-            assert_eq!(
-                client.list("LIST UPS").await[1],
-                "UPS ups1 \"Test \\\"UPS\\\"\""
-            );
+            assert_eq!(client.list("LIST UPS").await[1], "UPS ups1 \"Test \\\"UPS\\\"\"");
         }));
     }
     for task in [mid_line, garbage, huge].into_iter().chain(readers) {
@@ -243,18 +189,10 @@ async fn concurrent_clients_including_hostile_ones() {
 
     // pipelined requests are answered in order, CRLF accepted
     let mut client = Client::connect(addr).await;
-    client
-        .send(b"VER\r\nNETVER\nget var UPS1 battery.charge\n")
-        .await;
-    assert_eq!(
-        client.line().await.as_deref(),
-        Some("Network UPS Tools upsd 2.8.0 - http://www.networkupstools.org/")
-    );
+    client.send(b"VER\r\nNETVER\nget var UPS1 battery.charge\n").await;
+    assert_eq!(client.line().await.as_deref(), Some("Network UPS Tools upsd 2.8.0 - http://www.networkupstools.org/"));
     assert_eq!(client.line().await.as_deref(), Some("1.3"));
-    assert_eq!(
-        client.line().await.as_deref(),
-        Some("VAR UPS1 battery.charge \"100\"")
-    );
+    assert_eq!(client.line().await.as_deref(), Some("VAR UPS1 battery.charge \"100\""));
     // the server is still healthy after all that
     assert_eq!(client.ask("LOGOUT").await, "OK Goodbye");
     client.expect_eof().await;
@@ -274,11 +212,7 @@ async fn logins_count_until_disconnect() {
     assert_eq!(observer.ask("GET NUMLOGINS ups1").await, "NUMLOGINS ups1 1");
     assert_eq!(
         observer.list("LIST CLIENT ups1").await,
-        [
-            "BEGIN LIST CLIENT ups1",
-            "CLIENT ups1 127.0.0.1",
-            "END LIST CLIENT ups1"
-        ]
+        ["BEGIN LIST CLIENT ups1", "CLIENT ups1 127.0.0.1", "END LIST CLIENT ups1"]
     );
     drop(monitor);
     let mut count = String::new();
@@ -300,25 +234,13 @@ async fn writes_are_tracked_until_the_device_answers() {
     let mut admin = Client::connect(server.addr).await;
     admin.ask("USERNAME admin").await;
     admin.ask("PASSWORD adminpass").await;
-    assert_eq!(
-        admin.ask("SET VAR ups1 ups.id 12345678901234567").await,
-        "ERR TOO-LONG"
-    );
+    assert_eq!(admin.ask("SET VAR ups1 ups.id 12345678901234567").await, "ERR TOO-LONG");
     assert_eq!(admin.ask("SET TRACKING ON").await, "OK");
     let set = admin.ask("SET VAR ups1 ups.id newid").await;
-    let set_id = set
-        .strip_prefix("OK TRACKING ")
-        .expect("tracking id")
-        .to_string();
+    let set_id = set.strip_prefix("OK TRACKING ").expect("tracking id").to_string();
     let cmd = admin.ask("INSTCMD ups1 load.off").await;
-    let cmd_id = cmd
-        .strip_prefix("OK TRACKING ")
-        .expect("tracking id")
-        .to_string();
-    assert_eq!(
-        admin.ask(&format!("GET TRACKING {set_id}")).await,
-        "PENDING"
-    );
+    let cmd_id = cmd.strip_prefix("OK TRACKING ").expect("tracking id").to_string();
+    assert_eq!(admin.ask(&format!("GET TRACKING {set_id}")).await, "PENDING");
     // the client may leave; the device's answer is still recorded
     drop(admin);
     let mut other = Client::connect(server.addr).await;
@@ -326,23 +248,14 @@ async fn writes_are_tracked_until_the_device_answers() {
     other.ask("PASSWORD y").await;
     other.ask("SET TRACKING ON").await;
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(
-        other.ask(&format!("GET TRACKING {set_id}")).await,
-        "SUCCESS"
-    );
-    assert_eq!(
-        other.ask(&format!("GET TRACKING {cmd_id}")).await,
-        "ERR FAILED"
-    );
+    assert_eq!(other.ask(&format!("GET TRACKING {set_id}")).await, "SUCCESS");
+    assert_eq!(other.ask(&format!("GET TRACKING {cmd_id}")).await, "ERR FAILED");
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maxconn_refuses_extra_clients() {
-    let conf = UpsdConf {
-        max_connections: 2,
-        ..local_conf()
-    };
+    let conf = UpsdConf { max_connections: 2, ..local_conf() };
     let server = start(conf, None).await;
     let mut first = Client::connect(server.addr).await;
     let mut second = Client::connect(server.addr).await;
@@ -350,11 +263,7 @@ async fn maxconn_refuses_extra_clients() {
     assert_eq!(second.ask("NETVER").await, "1.3");
     let mut third = Client::connect(server.addr).await;
     third.send(b"NETVER\n").await;
-    assert_eq!(
-        third.line().await,
-        None,
-        "over MAXCONN: closed without a reply"
-    );
+    assert_eq!(third.line().await, None, "over MAXCONN: closed without a reply");
     // a freed slot is reused
     drop(first);
     let mut fourth = None;
@@ -405,48 +314,25 @@ async fn bind_reports_unusable_addresses() {
         ))
     };
     // an address this host does not have
-    let conf = UpsdConf {
-        listen: vec![ListenAddr::new("192.0.2.1", 0)],
-        ..UpsdConf::default()
-    };
+    let conf = UpsdConf { listen: vec![ListenAddr::new("192.0.2.1", 0)], ..UpsdConf::default() };
     let error = Server::bind(&conf, context()).await.unwrap_err();
     assert!(error.to_string().contains("192.0.2.1"), "{error}");
 
     // one good listener and one bad non-loopback one: refused unless allowed
-    let mixed = vec![
-        ListenAddr::new("127.0.0.1", 0),
-        ListenAddr::new("192.0.2.1", 0),
-    ];
-    let conf = UpsdConf {
-        listen: mixed.clone(),
-        ..UpsdConf::default()
-    };
+    let mixed = vec![ListenAddr::new("127.0.0.1", 0), ListenAddr::new("192.0.2.1", 0)];
+    let conf = UpsdConf { listen: mixed.clone(), ..UpsdConf::default() };
     let error = Server::bind(&conf, context()).await.unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .starts_with("cannot listen on 192.0.2.1:0"),
-        "{error}"
-    );
-    let conf = UpsdConf {
-        listen: mixed,
-        allow_not_all_listeners: true,
-        ..UpsdConf::default()
-    };
+    assert!(error.to_string().starts_with("cannot listen on 192.0.2.1:0"), "{error}");
+    let conf = UpsdConf { listen: mixed, allow_not_all_listeners: true, ..UpsdConf::default() };
     let server = Server::bind(&conf, context()).await.expect("allowed");
     assert_eq!(server.local_addrs().len(), 1);
 
     // a failing loopback listener is tolerated when another works
     let taken = server.local_addrs()[0];
     let conf = UpsdConf {
-        listen: vec![
-            ListenAddr::new("127.0.0.1", taken.port()),
-            ListenAddr::new("127.0.0.1", 0),
-        ],
+        listen: vec![ListenAddr::new("127.0.0.1", taken.port()), ListenAddr::new("127.0.0.1", 0)],
         ..UpsdConf::default()
     };
-    let other = Server::bind(&conf, context())
-        .await
-        .expect("loopback failure tolerated");
+    let other = Server::bind(&conf, context()).await.expect("loopback failure tolerated");
     assert_eq!(other.local_addrs().len(), 1);
 }

@@ -149,9 +149,7 @@ impl Tokenizer {
         self.line_done = true;
         match self.state {
             State::Discard => {
-                return Some(Err(ParseError {
-                    line: self.error_line,
-                }));
+                return Some(Err(ParseError { line: self.error_line }));
             }
             State::Word | State::WordEscape | State::Quoted | State::QuotedEscape => {
                 if self.word_len() > 0 {
@@ -181,11 +179,7 @@ impl Tokenizer {
     fn line(&self) -> Line<'_> {
         let ends = self.ends.get(..self.count).unwrap_or(&[]);
         let used = ends.last().copied().unwrap_or(0);
-        Line {
-            text: self.text.get(..used).unwrap_or(""),
-            ends,
-            number: self.line_start,
-        }
+        Line { text: self.text.get(..used).unwrap_or(""), ends, number: self.line_start }
     }
 
     /// Runs the state machine on one byte.
@@ -263,11 +257,7 @@ impl Tokenizer {
             return None;
         }
         self.line_done = true;
-        if self.state == State::Discard {
-            Some(Outcome::Error(self.error_line))
-        } else {
-            Some(Outcome::Line)
-        }
+        if self.state == State::Discard { Some(Outcome::Error(self.error_line)) } else { Some(Outcome::Line) }
     }
 
     /// The state after whitespace: what starts the next token.
@@ -380,10 +370,7 @@ impl<'a> Line<'a> {
 
 impl fmt::Debug for Line<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Line")
-            .field("number", &self.number)
-            .field("tokens", &self.to_vec())
-            .finish()
+        f.debug_struct("Line").field("number", &self.number).field("tokens", &self.to_vec()).finish()
     }
 }
 
@@ -398,21 +385,14 @@ pub struct OwnedLine {
 
 impl From<Line<'_>> for OwnedLine {
     fn from(line: Line<'_>) -> Self {
-        OwnedLine {
-            number: line.number(),
-            tokens: line.to_vec(),
-        }
+        OwnedLine { number: line.number(), tokens: line.to_vec() }
     }
 }
 
 /// Tokenizes a whole file or buffer: yields every logical line, empty ones
 /// included, and a final line without newline.
 pub fn lines(input: &[u8]) -> Lines<'_> {
-    Lines {
-        tokenizer: Tokenizer::new(),
-        input,
-        finished: false,
-    }
+    Lines { tokenizer: Tokenizer::new(), input, finished: false }
 }
 
 /// Iterator returned by [`lines`].
@@ -437,9 +417,7 @@ impl Iterator for Lines<'_> {
             return event;
         }
         self.finished = true;
-        self.tokenizer
-            .finish()
-            .map(|result| result.map(OwnedLine::from))
+        self.tokenizer.finish().map(|result| result.map(OwnedLine::from))
     }
 }
 
@@ -463,20 +441,12 @@ mod tests {
 
     /// Whole-input tokenization, errors rendered as `Err(line)`.
     fn parse(input: &[u8]) -> Vec<Result<(usize, Vec<String>), usize>> {
-        lines(input)
-            .map(|item| {
-                item.map(|line| (line.number, line.tokens))
-                    .map_err(|e| e.line)
-            })
-            .collect()
+        lines(input).map(|item| item.map(|line| (line.number, line.tokens)).map_err(|e| e.line)).collect()
     }
 
     /// Tokens of each line, panicking (test only) on parse errors.
     fn tokens(input: &str) -> Vec<Vec<String>> {
-        parse(input.as_bytes())
-            .into_iter()
-            .map(|item| item.expect("unexpected parse error").1)
-            .collect()
+        parse(input.as_bytes()).into_iter().map(|item| item.expect("unexpected parse error").1).collect()
     }
 
     fn one_line(input: &str) -> Vec<String> {
@@ -495,20 +465,14 @@ mod tests {
             one_line("GET VAR  ups1\tups.status\x0b\x0cx\ry\n"),
             strings(&["GET", "VAR", "ups1", "ups.status", "x", "y"])
         );
-        assert_eq!(
-            one_line("   leading and trailing   \n"),
-            strings(&["leading", "and", "trailing"])
-        );
+        assert_eq!(one_line("   leading and trailing   \n"), strings(&["leading", "and", "trailing"]));
     }
 
     #[test]
     fn crlf_is_whitespace_then_newline() {
         assert_eq!(
             tokens("VER\r\nGET VAR ups1 ups.status\r\n"),
-            vec![
-                strings(&["VER"]),
-                strings(&["GET", "VAR", "ups1", "ups.status"])
-            ]
+            vec![strings(&["VER"]), strings(&["GET", "VAR", "ups1", "ups.status"])]
         );
     }
 
@@ -525,10 +489,7 @@ mod tests {
 
     #[test]
     fn quotes_group_and_are_removed() {
-        assert_eq!(
-            one_line(r#"desc = "Dummy APC Smart-UPS 1""#),
-            strings(&["desc", "=", "Dummy APC Smart-UPS 1"])
-        );
+        assert_eq!(one_line(r#"desc = "Dummy APC Smart-UPS 1""#), strings(&["desc", "=", "Dummy APC Smart-UPS 1"]));
         assert_eq!(one_line(r#""" x"#), strings(&["", "x"]));
         // text after a closing quote is a new token; a quote inside bare text is literal
         assert_eq!(one_line(r#""ab"cd e"f"#), strings(&["ab", "cd", "e\"f"]));
@@ -540,18 +501,9 @@ mod tests {
     fn unterminated_quote_swallows_newlines() {
         // transcript: GET VAR "ups1 ups.status \n VER \n " -> GET VAR <one token>
         let got = parse(b"GET VAR \"ups1 ups.status\nVER\n\"\nVER\n");
-        assert_eq!(
-            got,
-            vec![
-                Ok((1, strings(&["GET", "VAR", "ups1 ups.statusVER"]))),
-                Ok((4, strings(&["VER"])))
-            ]
-        );
+        assert_eq!(got, vec![Ok((1, strings(&["GET", "VAR", "ups1 ups.statusVER"]))), Ok((4, strings(&["VER"])))]);
         // at end of input the open token is tied off
-        assert_eq!(
-            tokens("a \"open quote"),
-            vec![strings(&["a", "open quote"])]
-        );
+        assert_eq!(tokens("a \"open quote"), vec![strings(&["a", "open quote"])]);
     }
 
     #[test]
@@ -560,10 +512,7 @@ mod tests {
             one_line(r"ups\.status embedded\ space back\\slash \#notcomment"),
             strings(&["ups.status", "embedded space", "back\\slash", "#notcomment"])
         );
-        assert_eq!(
-            one_line(r#""ups.st\"atus" "in \\ quotes \# ok""#),
-            strings(&["ups.st\"atus", "in \\ quotes # ok"])
-        );
+        assert_eq!(one_line(r#""ups.st\"atus" "in \\ quotes \# ok""#), strings(&["ups.st\"atus", "in \\ quotes # ok"]));
         assert_eq!(one_line(r#"a\=b \"x"#), strings(&["a=b", "\"x"]));
     }
 
@@ -571,17 +520,11 @@ mod tests {
     fn backslash_newline_joins_lines() {
         assert_eq!(
             parse(b"key = val\\\nue\nnext\n"),
-            vec![
-                Ok((1, strings(&["key", "=", "value"]))),
-                Ok((3, strings(&["next"])))
-            ]
+            vec![Ok((1, strings(&["key", "=", "value"]))), Ok((3, strings(&["next"])))]
         );
         assert_eq!(parse(b"a \\\nb\n"), vec![Ok((1, strings(&["a", "b"])))]);
         // inside quotes
-        assert_eq!(
-            parse(b"\"one\\\ntwo\"\n"),
-            vec![Ok((1, strings(&["onetwo"])))]
-        );
+        assert_eq!(parse(b"\"one\\\ntwo\"\n"), vec![Ok((1, strings(&["onetwo"])))]);
         // NUT quirk: joined at a token start, then whitespace -> empty token
         assert_eq!(one_line("a \\\n b"), strings(&["a", "", "b"]));
         // NUT quirk: backslash before CRLF escapes the CR (dropped); the LF ends the line
@@ -592,12 +535,7 @@ mod tests {
     fn comments() {
         assert_eq!(
             tokens("# full line\n  # indented\nkey = v # trailing\nfoo#bar baz\n"),
-            vec![
-                vec![],
-                vec![],
-                strings(&["key", "=", "v"]),
-                strings(&["foo"])
-            ]
+            vec![vec![], vec![], strings(&["key", "=", "v"]), strings(&["foo"])]
         );
         assert_eq!(one_line("\"quoted\"# after quote"), strings(&["quoted"]));
     }
@@ -606,17 +544,10 @@ mod tests {
     fn hash_inside_quotes_is_an_error_and_discards_the_line() {
         assert_eq!(
             parse(b"ok 1\ndesc = \"a#b\" more \"stuff\nnext\n"),
-            vec![
-                Ok((1, strings(&["ok", "1"]))),
-                Err(2),
-                Ok((3, strings(&["next"])))
-            ]
+            vec![Ok((1, strings(&["ok", "1"]))), Err(2), Ok((3, strings(&["next"])))]
         );
         // error on a later physical line of a multi-line quote
-        assert_eq!(
-            parse(b"x \"multi\nline # bad\" y\nz\n"),
-            vec![Err(2), Ok((3, strings(&["z"])))]
-        );
+        assert_eq!(parse(b"x \"multi\nline # bad\" y\nz\n"), vec![Err(2), Ok((3, strings(&["z"])))]);
         // an error at end of input without newline is still reported
         assert_eq!(parse(b"\"#"), vec![Err(1)]);
         let error = ParseError { line: 7 };
@@ -636,10 +567,7 @@ mod tests {
     fn non_ascii_and_control_bytes_are_dropped() {
         // transcript: VER<NUL>junk -> one token VERjunk
         assert_eq!(parse(b"VER\0junk\n"), vec![Ok((1, strings(&["VERjunk"])))]);
-        assert_eq!(
-            parse(b"caf\xc3\xa9 \x7f\x01x\n"),
-            vec![Ok((1, strings(&["caf", "\x7fx"])))]
-        );
+        assert_eq!(parse(b"caf\xc3\xa9 \x7f\x01x\n"), vec![Ok((1, strings(&["caf", "\x7fx"])))]);
         // inside quotes too (tab and newline included)
         assert_eq!(parse(b"\"a\tb\xffc\"\n"), vec![Ok((1, strings(&["abc"])))]);
         // a dropped byte still starts a token, as in NUT
@@ -672,36 +600,21 @@ mod tests {
 
     #[test]
     fn final_line_without_newline() {
-        assert_eq!(
-            parse(b"a\nnowait"),
-            vec![Ok((1, strings(&["a"]))), Ok((2, strings(&["nowait"])))]
-        );
+        assert_eq!(parse(b"a\nnowait"), vec![Ok((1, strings(&["a"]))), Ok((2, strings(&["nowait"])))]);
         assert_eq!(parse(b"a\n"), vec![Ok((1, strings(&["a"])))]);
-        assert_eq!(
-            parse(b"a\n   # only a comment"),
-            vec![Ok((1, strings(&["a"])))]
-        );
+        assert_eq!(parse(b"a\n   # only a comment"), vec![Ok((1, strings(&["a"])))]);
         assert_eq!(parse(b""), vec![]);
         let mut tokenizer = Tokenizer::new();
         assert!(tokenizer.finish().is_none());
         assert!(tokenizer.feed(b'x').is_none());
-        assert_eq!(
-            tokenizer.finish().expect("line").expect("ok").to_vec(),
-            strings(&["x"])
-        );
-        assert!(
-            tokenizer.finish().is_none(),
-            "finish twice yields nothing more"
-        );
+        assert_eq!(tokenizer.finish().expect("line").expect("ok").to_vec(), strings(&["x"]));
+        assert!(tokenizer.finish().is_none(), "finish twice yields nothing more");
     }
 
     #[test]
     fn line_numbers_count_physical_lines() {
         let got = parse(b"a\n\"x\ny\"\nb \\\nc\n\nd\n");
-        let numbers: Vec<usize> = got
-            .iter()
-            .map(|item| item.as_ref().map(|(n, _)| *n).unwrap_or(0))
-            .collect();
+        let numbers: Vec<usize> = got.iter().map(|item| item.as_ref().map(|(n, _)| *n).unwrap_or(0)).collect();
         assert_eq!(numbers, vec![1, 2, 4, 6, 7]);
     }
 
@@ -711,24 +624,15 @@ mod tests {
         let input = b"VER\nNETVER\npartial";
         let (used, event) = tokenizer.push(input);
         assert_eq!(used, 4);
-        assert_eq!(
-            event.expect("line").expect("ok").to_vec(),
-            strings(&["VER"])
-        );
+        assert_eq!(event.expect("line").expect("ok").to_vec(), strings(&["VER"]));
         let (used2, event) = tokenizer.push(&input[used..]);
         assert_eq!(used2, 7);
-        assert_eq!(
-            event.expect("line").expect("ok").to_vec(),
-            strings(&["NETVER"])
-        );
+        assert_eq!(event.expect("line").expect("ok").to_vec(), strings(&["NETVER"]));
         let (used3, event) = tokenizer.push(&input[used + used2..]);
         assert_eq!(used3, 7);
         assert!(event.is_none());
         let (_, event) = tokenizer.push(b" more\n");
-        assert_eq!(
-            event.expect("line").expect("ok").to_vec(),
-            strings(&["partial", "more"])
-        );
+        assert_eq!(event.expect("line").expect("ok").to_vec(), strings(&["partial", "more"]));
     }
 
     /// Collects events by feeding single bytes.
@@ -786,10 +690,7 @@ mod tests {
         assert_eq!(encode(""), "");
         // encoded values read back intact when quoted
         let value = r#"odd \ "value" # here"#;
-        assert_eq!(
-            one_line(&format!("SETINFO x \"{}\"", encode(value))),
-            strings(&["SETINFO", "x", value])
-        );
+        assert_eq!(one_line(&format!("SETINFO x \"{}\"", encode(value))), strings(&["SETINFO", "x", value]));
     }
 
     #[test]

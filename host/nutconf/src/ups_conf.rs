@@ -290,18 +290,9 @@ impl Globals {
         self.entries.iter().any(|entry| entry.key == "nowait")
     }
 
-    fn build(
-        path: &Path,
-        entries: Vec<Entry>,
-        warnings: &mut Vec<Warning>,
-    ) -> Result<Self, ConfError> {
-        let mut globals = Globals {
-            entries: Vec::new(),
-            pollinterval: None,
-            maxretry: None,
-            retrydelay: None,
-            maxstartdelay: None,
-        };
+    fn build(path: &Path, entries: Vec<Entry>, warnings: &mut Vec<Warning>) -> Result<Self, ConfError> {
+        let mut globals =
+            Globals { entries: Vec::new(), pollinterval: None, maxretry: None, retrydelay: None, maxstartdelay: None };
         for entry in &entries {
             let key = entry.key.as_str();
             match key {
@@ -419,9 +410,7 @@ impl Section {
     /// [`CORE_OPTIONS`], `override.*` and `default.*`. Later duplicates
     /// override earlier ones, as in NUT.
     pub fn driver_options(&self) -> impl Iterator<Item = &Entry> {
-        self.entries
-            .iter()
-            .filter(|entry| !is_core_option(&entry.key))
+        self.entries.iter().filter(|entry| !is_core_option(&entry.key))
     }
 
     /// Fingerprint of the section's name and entries plus the globals it
@@ -479,22 +468,16 @@ impl UpsConf {
                         continue;
                     }
                     None => {
-                        return Err(ConfError::Parse {
-                            path,
-                            line: error.line,
-                        });
+                        return Err(ConfError::Parse { path, line: error.line });
                     }
                 },
             };
             let number = line.number;
             match classify(line, &mut warnings) {
                 LineKind::Empty => {}
-                LineKind::Header(name) => raw_sections.push(RawSection {
-                    name,
-                    line: number,
-                    entries: Vec::new(),
-                    parse_error: None,
-                }),
+                LineKind::Header(name) => {
+                    raw_sections.push(RawSection { name, line: number, entries: Vec::new(), parse_error: None })
+                }
                 LineKind::Entry(entry) => match raw_sections.last_mut() {
                     Some(section) => section.entries.push(entry),
                     None => global_entries.push(entry),
@@ -513,13 +496,7 @@ impl UpsConf {
             }
         }
         warnings.sort_by_key(|warning| warning.line);
-        Ok(UpsConf {
-            path,
-            globals,
-            sections,
-            invalid_sections,
-            warnings,
-        })
+        Ok(UpsConf { path, globals, sections, invalid_sections, warnings })
     }
 
     /// The path given to [`parse`](Self::parse).
@@ -540,9 +517,7 @@ impl UpsConf {
     /// The valid section called `name`, compared case-insensitively as upsd
     /// does.
     pub fn section(&self, name: &str) -> Option<&Section> {
-        self.sections
-            .iter()
-            .find(|section| section.name.eq_ignore_ascii_case(name))
+        self.sections.iter().find(|section| section.name.eq_ignore_ascii_case(name))
     }
 
     /// Sections that could not be used, in file order, each with its error.
@@ -565,9 +540,7 @@ fn classify(line: OwnedLine, warnings: &mut Vec<Warning>) -> LineKind {
     let rest: Vec<String> = tokens.collect();
 
     if first.starts_with('[') {
-        let name = first
-            .strip_prefix('[')
-            .and_then(|inner| inner.strip_suffix(']'));
+        let name = first.strip_prefix('[').and_then(|inner| inner.strip_suffix(']'));
         return match name {
             Some(name) if !name.is_empty() => {
                 if !rest.is_empty() {
@@ -592,17 +565,10 @@ fn classify(line: OwnedLine, warnings: &mut Vec<Warning>) -> LineKind {
     let mut rest = rest.into_iter();
     match (rest.next(), rest.next()) {
         (None, _) if first == "=" => {
-            warnings.push(Warning {
-                line: number,
-                message: "lone '=' ignored".to_owned(),
-            });
+            warnings.push(Warning { line: number, message: "lone '=' ignored".to_owned() });
             LineKind::Empty
         }
-        (None, _) => LineKind::Entry(Entry {
-            key: first,
-            value: None,
-            line: number,
-        }),
+        (None, _) => LineKind::Entry(Entry { key: first, value: None, line: number }),
         (Some(equals), Some(value)) if equals == "=" => {
             if rest.next().is_some() {
                 warnings.push(Warning {
@@ -610,11 +576,7 @@ fn classify(line: OwnedLine, warnings: &mut Vec<Warning>) -> LineKind {
                     message: format!("tokens after the value of '{first}' ignored (quote values that contain spaces)"),
                 });
             }
-            LineKind::Entry(Entry {
-                key: first,
-                value: Some(value),
-                line: number,
-            })
+            LineKind::Entry(Entry { key: first, value: Some(value), line: number })
         }
         _ => {
             warnings.push(Warning {
@@ -637,32 +599,14 @@ fn build_section(
     let name = match raw.name {
         Ok(name) => name,
         Err(header) => {
-            let error = ConfError::InvalidHeader {
-                path: path.to_path_buf(),
-                line,
-                header,
-            };
-            return Err(Box::new(InvalidSection {
-                name: None,
-                line,
-                error,
-            }));
+            let error = ConfError::InvalidHeader { path: path.to_path_buf(), line, header };
+            return Err(Box::new(InvalidSection { name: None, line, error }));
         }
     };
-    let invalid = |error: ConfError| {
-        Box::new(InvalidSection {
-            name: Some(name.clone()),
-            line,
-            error,
-        })
-    };
+    let invalid = |error: ConfError| Box::new(InvalidSection { name: Some(name.clone()), line, error });
 
     if name.eq_ignore_ascii_case(RESERVED_SECTION) {
-        return Err(invalid(ConfError::ReservedSection {
-            path: path.to_path_buf(),
-            line,
-            name: name.clone(),
-        }));
+        return Err(invalid(ConfError::ReservedSection { path: path.to_path_buf(), line, name: name.clone() }));
     }
     if let Some(&first_line) = first_lines.get(&name.to_ascii_lowercase()) {
         return Err(invalid(ConfError::DuplicateSection {
@@ -674,10 +618,7 @@ fn build_section(
     }
     first_lines.insert(name.to_ascii_lowercase(), line);
     if let Some(error_line) = raw.parse_error {
-        return Err(invalid(ConfError::Parse {
-            path: path.to_path_buf(),
-            line: error_line,
-        }));
+        return Err(invalid(ConfError::Parse { path: path.to_path_buf(), line: error_line }));
     }
 
     let mut driver = None;
@@ -696,26 +637,16 @@ fn build_section(
             "retrydelay" => whole_number(path, entry).map(|value| retrydelay = Some(value)),
             "maxstartdelay" => whole_number(path, entry).map(|value| maxstartdelay = Some(value)),
             "sddelay" => {
-                warnings.push(Warning {
-                    line: entry.line,
-                    message: "obsolete option 'sddelay' ignored".to_owned(),
-                });
+                warnings.push(Warning { line: entry.line, message: "obsolete option 'sddelay' ignored".to_owned() });
                 Ok(())
             }
-            key if key.starts_with("override.") || key.starts_with("default.") => {
-                variable_value(path, entry)
-            }
+            key if key.starts_with("override.") || key.starts_with("default.") => variable_value(path, entry),
             _ => Ok(()),
         };
         checked.map_err(invalid)?;
     }
     let missing = |key: &'static str| {
-        invalid(ConfError::MissingKey {
-            path: path.to_path_buf(),
-            line,
-            section: name.clone(),
-            key,
-        })
+        invalid(ConfError::MissingKey { path: path.to_path_buf(), line, section: name.clone(), key })
     };
     let driver = driver.ok_or_else(|| missing("driver"))?.to_owned();
     let port = port.ok_or_else(|| missing("port"))?.to_owned();
@@ -724,16 +655,10 @@ fn build_section(
     Ok(Section {
         driver,
         port,
-        pollinterval: pollinterval
-            .or(globals.pollinterval)
-            .unwrap_or(DEFAULT_POLLINTERVAL),
+        pollinterval: pollinterval.or(globals.pollinterval).unwrap_or(DEFAULT_POLLINTERVAL),
         maxretry: maxretry.or(globals.maxretry).unwrap_or(DEFAULT_MAXRETRY),
-        retrydelay: retrydelay
-            .or(globals.retrydelay)
-            .unwrap_or(DEFAULT_RETRYDELAY),
-        maxstartdelay: maxstartdelay
-            .or(globals.maxstartdelay)
-            .unwrap_or(DEFAULT_MAXSTARTDELAY),
+        retrydelay: retrydelay.or(globals.retrydelay).unwrap_or(DEFAULT_RETRYDELAY),
+        maxstartdelay: maxstartdelay.or(globals.maxstartdelay).unwrap_or(DEFAULT_MAXSTARTDELAY),
         checksum,
         name,
         line,
@@ -746,20 +671,11 @@ fn invalid_value(path: &Path, entry: &Entry, expected: &'static str) -> ConfErro
         Some(value) => format!("{value:?}"),
         None => "no value".to_owned(),
     };
-    ConfError::InvalidValue {
-        path: path.to_path_buf(),
-        line: entry.line,
-        key: entry.key.clone(),
-        expected,
-        found,
-    }
+    ConfError::InvalidValue { path: path.to_path_buf(), line: entry.line, key: entry.key.clone(), expected, found }
 }
 
 fn required_value<'a>(path: &Path, entry: &'a Entry) -> Result<&'a str, ConfError> {
-    entry
-        .value
-        .as_deref()
-        .ok_or_else(|| invalid_value(path, entry, "'key = value'"))
+    entry.value.as_deref().ok_or_else(|| invalid_value(path, entry, "'key = value'"))
 }
 
 fn non_empty_value<'a>(path: &Path, entry: &'a Entry) -> Result<&'a str, ConfError> {
@@ -770,36 +686,20 @@ fn non_empty_value<'a>(path: &Path, entry: &'a Entry) -> Result<&'a str, ConfErr
 }
 
 fn whole_number(path: &Path, entry: &Entry) -> Result<u32, ConfError> {
-    entry
-        .value
-        .as_deref()
-        .and_then(parse_decimal)
-        .ok_or_else(|| invalid_value(path, entry, "a whole number"))
+    entry.value.as_deref().and_then(parse_decimal).ok_or_else(|| invalid_value(path, entry, "a whole number"))
 }
 
 fn positive_seconds(path: &Path, entry: &Entry) -> Result<u32, ConfError> {
     match entry.value.as_deref().and_then(parse_decimal) {
         Some(seconds) if seconds > 0 => Ok(seconds),
-        _ => Err(invalid_value(
-            path,
-            entry,
-            "a whole number of seconds greater than 0",
-        )),
+        _ => Err(invalid_value(path, entry, "a whole number of seconds greater than 0")),
     }
 }
 
 fn variable_value(path: &Path, entry: &Entry) -> Result<(), ConfError> {
-    let variable = entry
-        .key
-        .split_once('.')
-        .map(|(_, variable)| variable)
-        .unwrap_or("");
+    let variable = entry.key.split_once('.').map(|(_, variable)| variable).unwrap_or("");
     if variable.is_empty() || entry.value.is_none() {
-        return Err(invalid_value(
-            path,
-            entry,
-            "'override.<variable> = value' or 'default.<variable> = value'",
-        ));
+        return Err(invalid_value(path, entry, "'override.<variable> = value' or 'default.<variable> = value'"));
     }
     Ok(())
 }
@@ -832,15 +732,11 @@ fn last_value<'a>(entries: &'a [Entry], key: &str) -> Option<&'a str> {
 }
 
 fn has_flag(entries: &[Entry], key: &str) -> bool {
-    entries
-        .iter()
-        .any(|entry| entry.key == key && entry.value.is_none())
+    entries.iter().any(|entry| entry.key == key && entry.value.is_none())
 }
 
 fn prefixed<'a>(entries: &'a [Entry], prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
-    entries
-        .iter()
-        .filter_map(move |entry| Some((entry.key.strip_prefix(prefix)?, entry.value.as_deref()?)))
+    entries.iter().filter_map(move |entry| Some((entry.key.strip_prefix(prefix)?, entry.value.as_deref()?)))
 }
 
 /// FNV-1a 64-bit, enough to notice edits; not a security boundary.
@@ -938,29 +834,9 @@ nowait
         assert_eq!(globals.statepath(), Some("/run/nut"));
         assert_eq!(globals.driverpath(), None);
         assert!(globals.nowait());
-        let keys: Vec<&str> = globals
-            .entries()
-            .iter()
-            .map(|entry| entry.key.as_str())
-            .collect();
-        assert_eq!(
-            keys,
-            [
-                "maxretry",
-                "retrydelay",
-                "pollinterval",
-                "statepath",
-                "nowait"
-            ]
-        );
-        assert_eq!(
-            globals.entries()[4],
-            Entry {
-                key: "nowait".into(),
-                value: None,
-                line: 6
-            }
-        );
+        let keys: Vec<&str> = globals.entries().iter().map(|entry| entry.key.as_str()).collect();
+        assert_eq!(keys, ["maxretry", "retrydelay", "pollinterval", "statepath", "nowait"]);
+        assert_eq!(globals.entries()[4], Entry { key: "nowait".into(), value: None, line: 6 });
         assert!(globals.flag("nowait"));
         assert_eq!(conf.path(), Path::new(PATH));
     }
@@ -968,11 +844,7 @@ nowait
     #[test]
     fn sections_in_file_order_with_typed_accessors() {
         let conf = parse(SAMPLE);
-        assert!(
-            conf.invalid_sections().is_empty(),
-            "{:?}",
-            conf.invalid_sections()
-        );
+        assert!(conf.invalid_sections().is_empty(), "{:?}", conf.invalid_sections());
         let names: Vec<&str> = conf.sections().iter().map(Section::name).collect();
         assert_eq!(names, ["ups1", "ups2"]);
 
@@ -985,18 +857,10 @@ nowait
         assert_eq!(ups1.maxretry(), 3);
         assert_eq!(ups1.retrydelay(), 10);
         assert_eq!(ups1.maxstartdelay(), DEFAULT_MAXSTARTDELAY);
-        assert_eq!(
-            ups1.overrides().collect::<Vec<_>>(),
-            [("battery.charge.low", "30")]
-        );
-        assert_eq!(
-            ups1.defaults().collect::<Vec<_>>(),
-            [("input.voltage", "230")]
-        );
-        let options: Vec<(&str, Option<&str>)> = ups1
-            .driver_options()
-            .map(|entry| (entry.key.as_str(), entry.value.as_deref()))
-            .collect();
+        assert_eq!(ups1.overrides().collect::<Vec<_>>(), [("battery.charge.low", "30")]);
+        assert_eq!(ups1.defaults().collect::<Vec<_>>(), [("input.voltage", "230")]);
+        let options: Vec<(&str, Option<&str>)> =
+            ups1.driver_options().map(|entry| (entry.key.as_str(), entry.value.as_deref())).collect();
         assert_eq!(options, [("mode", Some("dummy-once"))]);
         assert!(ups1.flag("ignorelb"));
         assert!(ups1.flag("allow_killpower"));
@@ -1006,18 +870,11 @@ nowait
         assert_eq!(ups2.pollinterval(), 1, "section overrides global");
         assert_eq!(ups2.value("offdelay"), Some("60"));
         assert_eq!(ups2.value("community"), Some("pub lic"));
-        let options: Vec<(&str, Option<&str>)> = ups2
-            .driver_options()
-            .map(|entry| (entry.key.as_str(), entry.value.as_deref()))
-            .collect();
+        let options: Vec<(&str, Option<&str>)> =
+            ups2.driver_options().map(|entry| (entry.key.as_str(), entry.value.as_deref())).collect();
         assert_eq!(
             options,
-            [
-                ("vendorid", Some("051d")),
-                ("pollonly", None),
-                ("offdelay", Some("60")),
-                ("community", Some("pub lic"))
-            ]
+            [("vendorid", Some("051d")), ("pollonly", None), ("offdelay", Some("60")), ("community", Some("pub lic"))]
         );
         assert!(conf.section("nope").is_none());
     }
@@ -1039,11 +896,7 @@ nowait
         let a = &conf.sections()[0];
         assert_eq!(a.driver(), "z");
         assert_eq!(a.value("opt"), Some("2"));
-        assert_eq!(
-            a.driver_options().count(),
-            2,
-            "both kept in order for the driver"
-        );
+        assert_eq!(a.driver_options().count(), 2, "both kept in order for the driver");
     }
 
     #[test]
@@ -1052,9 +905,8 @@ nowait
         let lines: Vec<usize> = conf.warnings().iter().map(|warning| warning.line).collect();
         assert_eq!(lines, [24], "{:?}", conf.warnings());
 
-        let conf = parse(
-            "weird global = x\nunknownglobal = 1\n=\n[a] trailing\ndriver = x\nport y\nport = z\nsddelay = 5\n",
-        );
+        let conf =
+            parse("weird global = x\nunknownglobal = 1\n=\n[a] trailing\ndriver = x\nport y\nport = z\nsddelay = 5\n");
         let lines: Vec<usize> = conf.warnings().iter().map(|warning| warning.line).collect();
         assert_eq!(lines, [1, 2, 3, 4, 6, 8], "{:?}", conf.warnings());
         assert!(conf.warnings()[0].to_string().starts_with("line 1: "));
@@ -1065,8 +917,7 @@ nowait
 
     #[test]
     fn quoted_values_and_escapes() {
-        let conf =
-            parse("[a]\ndriver = x\nport = \"/dev/my port\"\ndesc = \"say \\\"hi\\\" \\# 1=2\"\n");
+        let conf = parse("[a]\ndriver = x\nport = \"/dev/my port\"\ndesc = \"say \\\"hi\\\" \\# 1=2\"\n");
         let a = &conf.sections()[0];
         assert_eq!(a.port(), "/dev/my port");
         assert_eq!(a.desc(), Some("say \"hi\" # 1=2"));
@@ -1078,28 +929,14 @@ nowait
             "[good]\ndriver = x\nport = y\n\n[nodriver]\nport = y\n[noport]\ndriver = x\n[empty]\ndriver = \"\"\nport = y\n",
         );
         assert_eq!(conf.sections().len(), 1);
-        let errors: Vec<&ConfError> = conf
-            .invalid_sections()
-            .iter()
-            .map(|invalid| &invalid.error)
-            .collect();
+        let errors: Vec<&ConfError> = conf.invalid_sections().iter().map(|invalid| &invalid.error).collect();
         assert_eq!(
             errors[0],
-            &ConfError::MissingKey {
-                path: PATH.into(),
-                line: 5,
-                section: "nodriver".into(),
-                key: "driver"
-            }
+            &ConfError::MissingKey { path: PATH.into(), line: 5, section: "nodriver".into(), key: "driver" }
         );
         assert_eq!(
             errors[1],
-            &ConfError::MissingKey {
-                path: PATH.into(),
-                line: 7,
-                section: "noport".into(),
-                key: "port"
-            }
+            &ConfError::MissingKey { path: PATH.into(), line: 7, section: "noport".into(), key: "port" }
         );
         assert_eq!(
             errors[2],
@@ -1114,10 +951,7 @@ nowait
         assert_eq!(conf.invalid_sections()[0].name.as_deref(), Some("nodriver"));
         assert_eq!(conf.invalid_sections()[0].line, 5);
         let message = errors[0].to_string();
-        assert_eq!(
-            message,
-            "/etc/nut/ups.conf:5: section [nodriver] has no 'driver'; expected 'driver = <value>'"
-        );
+        assert_eq!(message, "/etc/nut/ups.conf:5: section [nodriver] has no 'driver'; expected 'driver = <value>'");
     }
 
     #[test]
@@ -1163,13 +997,7 @@ nowait
             }
         );
         assert_eq!(parse_err("\n\nstatepath\n").line(), 3);
-        assert_eq!(
-            parse_err("desc = \"a # b\"\n[a]\n"),
-            ConfError::Parse {
-                path: PATH.into(),
-                line: 1
-            }
-        );
+        assert_eq!(parse_err("desc = \"a # b\"\n[a]\n"), ConfError::Parse { path: PATH.into(), line: 1 });
     }
 
     #[test]
@@ -1179,12 +1007,7 @@ nowait
         assert_eq!(conf.sections()[0].port(), "y");
         assert_eq!(
             conf.invalid_sections()[0].error,
-            ConfError::DuplicateSection {
-                path: PATH.into(),
-                line: 4,
-                name: "UPS".into(),
-                first_line: 1
-            }
+            ConfError::DuplicateSection { path: PATH.into(), line: 4, name: "UPS".into(), first_line: 1 }
         );
     }
 
@@ -1201,27 +1024,12 @@ nowait
         assert_eq!(invalid[0].name, None);
         assert_eq!(
             invalid[0].error,
-            ConfError::InvalidHeader {
-                path: PATH.into(),
-                line: 1,
-                header: "[my ups]".into()
-            }
+            ConfError::InvalidHeader { path: PATH.into(), line: 1, header: "[my ups]".into() }
         );
-        assert_eq!(
-            invalid[1].error,
-            ConfError::InvalidHeader {
-                path: PATH.into(),
-                line: 4,
-                header: "[]".into()
-            }
-        );
+        assert_eq!(invalid[1].error, ConfError::InvalidHeader { path: PATH.into(), line: 4, header: "[]".into() });
         assert_eq!(
             invalid[2].error,
-            ConfError::ReservedSection {
-                path: PATH.into(),
-                line: 10,
-                name: "default".into()
-            }
+            ConfError::ReservedSection { path: PATH.into(), line: 10, name: "default".into() }
         );
         // a quoted header may contain spaces, as in NUT
         let conf = parse("\"[my ups]\"\ndriver=x\nport=y\n");
@@ -1233,30 +1041,14 @@ nowait
         let conf = parse("[a]\ndriver=x\nport=y\ndesc = \"50# off\"\n[b]\ndriver=x\nport=y\n");
         assert_eq!(conf.sections().len(), 1);
         assert_eq!(conf.sections()[0].name(), "b");
-        assert_eq!(
-            conf.invalid_sections()[0].error,
-            ConfError::Parse {
-                path: PATH.into(),
-                line: 4
-            }
-        );
-        assert!(
-            conf.invalid_sections()[0]
-                .error
-                .to_string()
-                .starts_with("/etc/nut/ups.conf:4: parse error")
-        );
+        assert_eq!(conf.invalid_sections()[0].error, ConfError::Parse { path: PATH.into(), line: 4 });
+        assert!(conf.invalid_sections()[0].error.to_string().starts_with("/etc/nut/ups.conf:4: parse error"));
     }
 
     #[test]
     fn override_and_default_need_a_variable_and_value() {
-        let conf =
-            parse("[a]\ndriver=x\nport=y\noverride.ups.mfr\n[b]\ndriver=x\nport=y\ndefault. = 3\n");
-        let lines: Vec<usize> = conf
-            .invalid_sections()
-            .iter()
-            .map(|invalid| invalid.error.line())
-            .collect();
+        let conf = parse("[a]\ndriver=x\nport=y\noverride.ups.mfr\n[b]\ndriver=x\nport=y\ndefault. = 3\n");
+        let lines: Vec<usize> = conf.invalid_sections().iter().map(|invalid| invalid.error.line()).collect();
         assert_eq!(lines, [4, 8]);
     }
 
@@ -1345,11 +1137,7 @@ nowait
                 for section in conf.sections() {
                     assert!(section.pollinterval() > 0);
                     assert!(!section.driver().is_empty());
-                    let _ = (
-                        section.checksum(),
-                        section.driver_options().count(),
-                        section.overrides().count(),
-                    );
+                    let _ = (section.checksum(), section.driver_options().count(), section.overrides().count());
                 }
                 for invalid in conf.invalid_sections() {
                     let _ = invalid.error.to_string();

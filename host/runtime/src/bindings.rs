@@ -16,8 +16,8 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use hazel::plugin::types;
 pub use exports::hazel::plugin::driver;
+pub use hazel::plugin::types;
 
 /// The package name and version this host implements.
 pub const PACKAGE: &str = "hazel:plugin";

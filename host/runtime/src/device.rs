@@ -104,10 +104,15 @@ pub struct DeviceClient {
 pub type PendingRequest = oneshot::Receiver<Result<(), RequestError>>;
 
 impl DeviceClient {
-    fn queue(&self, make: impl FnOnce(oneshot::Sender<Result<(), RequestError>>) -> Request) -> Result<PendingRequest, RequestError> {
+    fn queue(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<(), RequestError>>) -> Request,
+    ) -> Result<PendingRequest, RequestError> {
         let (reply, rx) = oneshot::channel();
         self.requests.try_send(make(reply)).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => RequestError::Unavailable("too many requests queued for this device".into()),
+            mpsc::error::TrySendError::Full(_) => {
+                RequestError::Unavailable("too many requests queued for this device".into())
+            }
             mpsc::error::TrySendError::Closed(_) => RequestError::Unavailable("device task has stopped".into()),
         })?;
         Ok(rx)
@@ -205,7 +210,12 @@ enum Ended {
     Permanent(String),
 }
 
-async fn supervise(runtime: Arc<Runtime>, config: DeviceConfig, state: Arc<DeviceState>, mut rx: mpsc::Receiver<Request>) {
+async fn supervise(
+    runtime: Arc<Runtime>,
+    config: DeviceConfig,
+    state: Arc<DeviceState>,
+    mut rx: mpsc::Receiver<Request>,
+) {
     state.set_ignore_lb(config.ignore_lb);
     let mut backoff = config.initial_backoff;
     loop {
@@ -255,7 +265,11 @@ async fn run_instance(
         }
         // A configuration the plugin rejects will not get better by retrying.
         Ok(Err(e @ DeviceError::Invalid(_))) => {
-            return Ended::Permanent(format!("plugin '{}' rejected the configuration: {}", config.plugin.name(), device_error_text(&e)));
+            return Ended::Permanent(format!(
+                "plugin '{}' rejected the configuration: {}",
+                config.plugin.name(),
+                device_error_text(&e)
+            ));
         }
         Ok(Err(e)) => return Ended::Retry(format!("init failed: {}", device_error_text(&e))),
         Err(fault) => return Ended::Retry(format!("init: {fault}")),
@@ -290,7 +304,9 @@ async fn serve(instance: &mut DeviceInstance, request: Request) -> Option<String
         Request::InstCmd { name, argument, reply } => {
             (instance.instcmd(&name, argument.as_deref()).await, reply, format!("instcmd {name}"))
         }
-        Request::SetVar { name, value, reply } => (instance.set_var(&name, &value).await, reply, format!("set-var {name}")),
+        Request::SetVar { name, value, reply } => {
+            (instance.set_var(&name, &value).await, reply, format!("set-var {name}"))
+        }
         Request::KillPower { mode, reply } => (instance.kill_power(mode).await, reply, "kill-power".to_string()),
     };
     match outcome {

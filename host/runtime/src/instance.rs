@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use wasmtime::{Store, UpdateDeadline};
 
-use crate::bindings::types::{Change, Description, DeviceError, DeviceInfo, KillMode, Setting};
 use crate::bindings::AllCapabilities;
+use crate::bindings::types::{Change, Description, DeviceError, DeviceInfo, KillMode, Setting};
 use crate::capability::DeviceContext;
 use crate::engine::Runtime;
 use crate::grants::{self, Grants, ImportError};
@@ -105,7 +105,12 @@ impl DeviceInstance {
         Self::instantiate(runtime, plugin, "(describe)", &Grants::none()).await
     }
 
-    async fn instantiate(runtime: &Runtime, plugin: &Plugin, device: &str, grants: &Grants) -> Result<Self, StartError> {
+    async fn instantiate(
+        runtime: &Runtime,
+        plugin: &Plugin,
+        device: &str,
+        grants: &Grants,
+    ) -> Result<Self, StartError> {
         let limits = runtime.limits().clone();
         let mut store = Store::new(runtime.engine(), DeviceContext::new(device, grants, limits.memory_bytes));
         store.limiter(|ctx| &mut ctx.memory);
@@ -113,11 +118,7 @@ impl DeviceInstance {
         // At every epoch tick inside wasm: interrupt a call past its deadline, otherwise
         // yield so a busy plugin shares the executor thread with every other device.
         store.epoch_deadline_callback(|mut ctx| {
-            if ctx.data_mut().deadline.check() {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
+            if ctx.data_mut().deadline.check() { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Yield(1)) }
         });
         store.data_mut().deadline.start(limits.init_timeout);
         let instantiated = plugin.pre().instantiate_async(&mut store).await;

@@ -17,11 +17,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            memory_bytes: 64 << 20,
-            call_timeout: Duration::from_secs(10),
-            init_timeout: Duration::from_secs(60),
-        }
+        Limits { memory_bytes: 64 << 20, call_timeout: Duration::from_secs(10), init_timeout: Duration::from_secs(60) }
     }
 }
 

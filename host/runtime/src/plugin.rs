@@ -106,7 +106,8 @@ impl Plugin {
         // Imports outside Hazel's capabilities become traps here; whether a device may start
         // with them at all is decided by `grants::check_imports` before instantiation.
         linker.define_unknown_imports_as_traps(&component).map_err(invalid)?;
-        let not_a_plugin = |e: wasmtime::Error| PluginError::NotAPlugin { path: path.into(), message: format!("{e:#}") };
+        let not_a_plugin =
+            |e: wasmtime::Error| PluginError::NotAPlugin { path: path.into(), message: format!("{e:#}") };
         let pre = linker.instantiate_pre(&component).map_err(not_a_plugin)?;
         let pre = AllCapabilitiesPre::new(pre).map_err(not_a_plugin)?;
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -128,9 +129,8 @@ impl Plugin {
             load_time: Duration::ZERO,
         };
         let describe_error = |message: String| PluginError::Describe { path: path.into(), message };
-        let mut instance = DeviceInstance::ungranted(runtime, &plugin)
-            .await
-            .map_err(|e| describe_error(e.to_string()))?;
+        let mut instance =
+            DeviceInstance::ungranted(runtime, &plugin).await.map_err(|e| describe_error(e.to_string()))?;
         plugin.description = instance.describe().await.map_err(|e| describe_error(e.to_string()))?;
         plugin.load_time = started.elapsed();
         Ok(plugin)

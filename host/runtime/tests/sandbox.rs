@@ -147,7 +147,8 @@ async fn rejected_configuration_is_not_retried() {
 async fn refused_allocation_handled_by_the_plugin_is_not_a_fault() {
     let rt = runtime();
     let plugin = load(&rt, "misbehave").await;
-    let (_h, state) = spawn(&rt, device("graceful", plugin, some_file(), &[("behavior", "alloc-graceful"), ("after", "1")]));
+    let (_h, state) =
+        spawn(&rt, device("graceful", plugin, some_file(), &[("behavior", "alloc-graceful"), ("after", "1")]));
     let s = wait_for(&state, "device error", |s| stale_reason(s).is_some()).await;
     let reason = stale_reason(&s).unwrap();
     assert!(reason.contains("allocating 1 GiB was refused") && !reason.contains("trapped"), "{reason}");

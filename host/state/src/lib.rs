@@ -18,6 +18,6 @@ mod status;
 mod store;
 
 pub use name::{Name, NameRef};
-pub use snapshot::{Availability, Edit, Snapshot, Variable, VarMeta, ValueRange};
+pub use snapshot::{Availability, Edit, Snapshot, ValueRange, VarMeta, Variable};
 pub use status::compose_status;
 pub use store::{DeviceState, StateStore};

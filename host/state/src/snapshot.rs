@@ -42,13 +42,7 @@ pub struct Variable {
 
 impl Variable {
     fn new(value: String) -> Self {
-        Variable {
-            value,
-            meta: VarMeta::default(),
-            enum_values: Vec::new(),
-            ranges: Vec::new(),
-            immutable: false,
-        }
+        Variable { value, meta: VarMeta::default(), enum_values: Vec::new(), ranges: Vec::new(), immutable: false }
     }
 
     /// The words upsd answers to `GET TYPE`: `RW`, `ENUM`, `RANGE`, then
@@ -192,9 +186,7 @@ impl Snapshot {
                 _ => false,
             },
             Edit::SetMeta(name, meta) => self.with_var(&name, |v| replace(&mut v.meta, meta)),
-            Edit::SetEnum(name, values) => {
-                self.with_var(&name, |v| replace(&mut v.enum_values, values))
-            }
+            Edit::SetEnum(name, values) => self.with_var(&name, |v| replace(&mut v.enum_values, values)),
             Edit::SetRanges(name, ranges) => self.with_var(&name, |v| replace(&mut v.ranges, ranges)),
             Edit::AddCommand(name) => self.commands.insert(Name::new(name)),
             Edit::RemoveCommand(name) => self.commands.remove(NameRef::new(&name)),
@@ -253,12 +245,7 @@ impl Snapshot {
         let charge_low = self.limit_reached("battery.charge", "battery.charge.low");
         let runtime_low = self.limit_reached("battery.runtime", "battery.runtime.low");
         let derived_lb = self.ignore_lb && (charge_low || runtime_low);
-        let status = compose_status(
-            &self.status_tokens,
-            !self.alarms.is_empty(),
-            self.ignore_lb,
-            derived_lb,
-        );
+        let status = compose_status(&self.status_tokens, !self.alarms.is_empty(), self.ignore_lb, derived_lb);
         self.set_value("ups.status", status, false)
     }
 

@@ -23,11 +23,7 @@ pub struct DeviceState {
 impl DeviceState {
     /// A device that has not reported yet.
     pub fn new(name: impl Into<String>, description: Option<String>) -> Self {
-        DeviceState {
-            name: name.into(),
-            description,
-            current: watch::Sender::new(Arc::new(Snapshot::new())),
-        }
+        DeviceState { name: name.into(), description, current: watch::Sender::new(Arc::new(Snapshot::new())) }
     }
 
     /// The device name (its ups.conf section).
@@ -138,11 +134,7 @@ impl StateStore {
     pub fn insert(&self, device: DeviceState) -> Arc<DeviceState> {
         let mut devices = self.devices.write().unwrap_or_else(|e| e.into_inner());
         let order = self.next_order.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        devices
-            .entry(Name::new(device.name()))
-            .or_insert_with(|| (order, Arc::new(device)))
-            .1
-            .clone()
+        devices.entry(Name::new(device.name())).or_insert_with(|| (order, Arc::new(device))).1.clone()
     }
 
     /// Remove a device; returns it if it existed.

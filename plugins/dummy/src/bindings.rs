@@ -17,9 +17,7 @@ wit_bindgen::generate!({
 });
 
 use exports::hazel::plugin::driver::Guest;
-use hazel::plugin::types::{
-    Change, Description, DeviceError, DeviceInfo, KillMode, Setting, VarMeta,
-};
+use hazel::plugin::types::{Change, Description, DeviceError, DeviceInfo, KillMode, Setting, VarMeta};
 use hazel::plugin::{clock, file, log};
 
 /// The device this instance drives; `None` until `init` succeeds.
@@ -39,10 +37,7 @@ impl Host for Imports {
 
     fn stat(&mut self, path: &str) -> Result<api::FileStat, api::FileError> {
         file::stat(path)
-            .map(|stat| api::FileStat {
-                size: stat.size,
-                modified_ms: stat.modified_ms,
-            })
+            .map(|stat| api::FileStat { size: stat.size, modified_ms: stat.modified_ms })
             .map_err(from_file_error)
     }
 
@@ -79,11 +74,9 @@ fn to_change(change: api::Change) -> Change {
     match change {
         api::Change::SetValue(name, value) => Change::SetValue((name, value)),
         api::Change::Remove(name) => Change::Remove(name),
-        api::Change::SetMeta(meta) => Change::SetMeta(VarMeta {
-            name: meta.name,
-            writable: meta.writable,
-            string_max_len: meta.string_max_len,
-        }),
+        api::Change::SetMeta(meta) => {
+            Change::SetMeta(VarMeta { name: meta.name, writable: meta.writable, string_max_len: meta.string_max_len })
+        }
         api::Change::AddCommand(name) => Change::AddCommand(name),
         api::Change::RemoveCommand(name) => Change::RemoveCommand(name),
         api::Change::SetAlarms(alarms) => Change::SetAlarms(alarms),
@@ -108,18 +101,12 @@ impl Guest for Dummy {
     }
 
     fn init(settings: Vec<Setting>) -> Result<DeviceInfo, DeviceError> {
-        let pairs = settings
-            .iter()
-            .map(|s| (s.key.as_str(), s.value.as_deref()));
+        let pairs = settings.iter().map(|s| (s.key.as_str(), s.value.as_deref()));
         let settings = settings::parse(pairs).map_err(to_device_error)?;
         let device = DummyDevice::open(settings, &mut Imports).map_err(to_device_error)?;
         let (manufacturer, model, serial) = device.identity();
         DEVICE.with(|slot| *slot = Some(device));
-        Ok(DeviceInfo {
-            manufacturer,
-            model,
-            serial,
-        })
+        Ok(DeviceInfo { manufacturer, model, serial })
     }
 
     fn update() -> Result<Vec<Change>, DeviceError> {
@@ -128,9 +115,7 @@ impl Guest for Dummy {
                 .update(&mut Imports)
                 .map(|changes| changes.into_iter().map(to_change).collect())
                 .map_err(to_device_error),
-            None => Err(DeviceError::Failed(
-                "update called before a successful init".to_string(),
-            )),
+            None => Err(DeviceError::Failed("update called before a successful init".to_string())),
         })
     }
 
@@ -139,25 +124,18 @@ impl Guest for Dummy {
         // file's `#CMD:` commands) but carries none out: it answers
         // "unknown" (STAT_INSTCMD_UNKNOWN) to every one; upsd still says OK,
         // and ERR UNKNOWN to GET TRACKING (DUMMY-UPS.md §h).
-        log::write(
-            log::Level::Info,
-            &alloc::format!("instcmd: unknown command [{name}]"),
-        );
+        log::write(log::Level::Info, &alloc::format!("instcmd: unknown command [{name}]"));
         Err(DeviceError::Unknown)
     }
 
     fn set_var(name: String, value: String) -> Result<(), DeviceError> {
         DEVICE.with(|slot| match slot {
             Some(device) => device.set_var(&name, &value).map_err(to_device_error),
-            None => Err(DeviceError::Failed(
-                "set-var called before a successful init".to_string(),
-            )),
+            None => Err(DeviceError::Failed("set-var called before a successful init".to_string())),
         })
     }
 
     fn kill_power(_mode: KillMode) -> Result<(), DeviceError> {
-        Err(DeviceError::Invalid(
-            "dummy-ups does not support shutdown".to_string(),
-        ))
+        Err(DeviceError::Invalid("dummy-ups does not support shutdown".to_string()))
     }
 }

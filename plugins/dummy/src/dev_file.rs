@@ -133,11 +133,7 @@ fn is_space(byte: u8) -> bool {
 
 impl<'a> Tokenizer<'a> {
     fn new(input: &'a [u8]) -> Self {
-        Tokenizer {
-            input,
-            position: 0,
-            physical_line: 1,
-        }
+        Tokenizer { input, position: 0, physical_line: 1 }
     }
 
     /// The next byte, counting physical lines.
@@ -165,11 +161,7 @@ impl<'a> Tokenizer<'a> {
             return None;
         }
         let number = self.physical_line;
-        let mut line = LineBuilder {
-            tokens: Vec::new(),
-            word: Vec::new(),
-            comment: None,
-        };
+        let mut line = LineBuilder { tokens: Vec::new(), word: Vec::new(), comment: None };
         let mut state = State::FindWordStart;
 
         while let Some(byte) = self.next_byte() {
@@ -278,9 +270,7 @@ fn finish(number: u32, line: LineBuilder) -> Line {
     Line {
         number,
         tokens: line.tokens,
-        comment: line
-            .comment
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+        comment: line.comment.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
     }
 }
 
@@ -290,11 +280,7 @@ mod tests {
     use alloc::vec;
 
     fn words(input: &str) -> Vec<Vec<String>> {
-        tokenize(input.as_bytes())
-            .into_iter()
-            .filter_map(|line| line.ok())
-            .map(|line| line.tokens)
-            .collect()
+        tokenize(input.as_bytes()).into_iter().filter_map(|line| line.ok()).map(|line| line.tokens).collect()
     }
 
     fn strings(items: &[&str]) -> Vec<String> {
@@ -317,25 +303,17 @@ mod tests {
     fn quotes_and_escapes() {
         assert_eq!(
             words(r#"ups.model: "Smart-UPS 1500" a\ b \"q\" "x\"y" \\"#),
-            vec![strings(&[
-                "ups.model:",
-                "Smart-UPS 1500",
-                "a b",
-                "\"q\"",
-                "x\"y",
-                "\\"
-            ])]
+            vec![strings(&["ups.model:", "Smart-UPS 1500", "a b", "\"q\"", "x\"y", "\\"])]
         );
         assert_eq!(words("x: \"\"\n"), vec![strings(&["x:", ""])]);
     }
 
     #[test]
     fn comments_are_captured_and_end_words() {
-        let lines: Vec<Line> =
-            tokenize(b"#CMD:load.off\nups.temperature: 25.0 #BAD: constant\nx#y\n")
-                .into_iter()
-                .map(|l| l.unwrap())
-                .collect();
+        let lines: Vec<Line> = tokenize(b"#CMD:load.off\nups.temperature: 25.0 #BAD: constant\nx#y\n")
+            .into_iter()
+            .map(|l| l.unwrap())
+            .collect();
         assert!(lines[0].tokens.is_empty());
         assert_eq!(lines[0].comment.as_deref(), Some("CMD:load.off"));
         assert_eq!(lines[1].tokens, strings(&["ups.temperature:", "25.0"]));
@@ -356,13 +334,7 @@ mod tests {
     fn hash_in_quotes_is_an_error_and_skips_the_line() {
         let lines = tokenize(b"a: \"x#y\" more\nb: ok\n");
         assert_eq!(lines.len(), 2);
-        assert_eq!(
-            lines[0],
-            Err(ParseError {
-                line: 1,
-                message: "unbalanced word due to unescaped # in quotes"
-            })
-        );
+        assert_eq!(lines[0], Err(ParseError { line: 1, message: "unbalanced word due to unescaped # in quotes" }));
         assert_eq!(lines[1].as_ref().unwrap().tokens, strings(&["b:", "ok"]));
         assert_eq!(lines[1].as_ref().unwrap().number, 2);
     }
@@ -398,9 +370,6 @@ mod tests {
 
     #[test]
     fn unclosed_quote_runs_to_end_of_input() {
-        assert_eq!(
-            words("a: \"open\nstill"),
-            vec![strings(&["a:", "openstill"])]
-        );
+        assert_eq!(words("a: \"open\nstill"), vec![strings(&["a:", "openstill"])]);
     }
 }

@@ -78,11 +78,8 @@ const STATUS_VARIABLE: &str = "ups.status";
 const ALARM_VARIABLE: &str = "ups.alarm";
 
 /// Start-up copies NUT's core makes: (source, copy).
-const DEVICE_COPIES: &[(&str, &str)] = &[
-    ("ups.mfr", "device.mfr"),
-    ("ups.model", "device.model"),
-    ("ups.serial", "device.serial"),
-];
+const DEVICE_COPIES: &[(&str, &str)] =
+    &[("ups.mfr", "device.mfr"), ("ups.model", "device.model"), ("ups.serial", "device.serial")];
 
 /// One published variable.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,14 +129,7 @@ impl DeviceState {
                 existing.flags = flags;
             }
             None => {
-                self.variables.insert(
-                    key,
-                    Variable {
-                        name: name.to_string(),
-                        value: value.to_string(),
-                        flags,
-                    },
-                );
+                self.variables.insert(key, Variable { name: name.to_string(), value: value.to_string(), flags });
             }
         }
     }
@@ -214,10 +204,7 @@ impl DummyDevice {
         for (name, value) in INITIAL_VALUES {
             working.set_with_table_flags(name, value);
         }
-        working.commands.insert(
-            ALWAYS_ADVERTISED_COMMAND.to_string(),
-            ALWAYS_ADVERTISED_COMMAND.to_string(),
-        );
+        working.commands.insert(ALWAYS_ADVERTISED_COMMAND.to_string(), ALWAYS_ADVERTISED_COMMAND.to_string());
 
         let mut device = DummyDevice {
             settings,
@@ -242,16 +229,8 @@ impl DummyDevice {
     /// Manufacturer, model and serial as `init` reports them: the start-up
     /// `device.*` copies.
     pub fn identity(&self) -> (Option<String>, Option<String>, Option<String>) {
-        let value = |name: &str| {
-            self.working
-                .variable(name)
-                .map(|variable| variable.value.clone())
-        };
-        (
-            value("device.mfr"),
-            value("device.model"),
-            value("device.serial"),
-        )
+        let value = |name: &str| self.working.variable(name).map(|variable| variable.value.clone());
+        (value("device.mfr"), value("device.model"), value("device.serial"))
     }
 
     /// One poll: continue or start a pass as the mode and the clock allow,
@@ -264,11 +243,7 @@ impl DummyDevice {
     pub fn update(&mut self, host: &mut impl Host) -> Result<Vec<Change>, DeviceError> {
         let now_ms = host.monotonic_ms();
         let next_step = match self.progress {
-            Progress::Paused { resume_at_ms, .. }
-                if now_ms.saturating_add(TIMER_SLACK_MS) < resume_at_ms =>
-            {
-                None
-            }
+            Progress::Paused { resume_at_ms, .. } if now_ms.saturating_add(TIMER_SLACK_MS) < resume_at_ms => None,
             Progress::Paused { next_step, .. } => Some(next_step),
             Progress::Finished => self.start_pass(host)?,
         };
@@ -293,9 +268,7 @@ impl DummyDevice {
             return Ok(());
         }
         if is_driver_variable(name) {
-            return Err(DeviceError::Invalid(format!(
-                "{name} is set by the driver, not by clients"
-            )));
+            return Err(DeviceError::Invalid(format!("{name} is set by the driver, not by clients")));
         }
         let Some(variable) = self.working.variable(name) else {
             // dummy-ups only lets clients change variables that exist.
@@ -343,21 +316,13 @@ impl DummyDevice {
         let bytes = host.read(&self.settings.port)?;
         let script = Script::compile(&bytes);
         for warning in &script.warnings {
-            host.log(
-                LogLevel::Warn,
-                &format!("{}: {}", self.settings.port, warning),
-            );
+            host.log(LogLevel::Warn, &format!("{}: {}", self.settings.port, warning));
         }
         let mut commands = BTreeMap::new();
-        commands.insert(
-            ALWAYS_ADVERTISED_COMMAND.to_string(),
-            ALWAYS_ADVERTISED_COMMAND.to_string(),
-        );
+        commands.insert(ALWAYS_ADVERTISED_COMMAND.to_string(), ALWAYS_ADVERTISED_COMMAND.to_string());
         if self.settings.cmd_comments {
             for command in &script.commands {
-                commands
-                    .entry(command.to_ascii_lowercase())
-                    .or_insert_with(|| command.clone());
+                commands.entry(command.to_ascii_lowercase()).or_insert_with(|| command.clone());
             }
         }
         self.working.commands = commands;
@@ -390,10 +355,7 @@ impl DummyDevice {
                 Statement::Timer { seconds } => {
                     let resume_at_ms = now_ms.saturating_add(seconds.saturating_mul(1000));
                     let next_step = first_step.saturating_add(offset).saturating_add(1);
-                    self.progress = Progress::Paused {
-                        next_step,
-                        resume_at_ms,
-                    };
+                    self.progress = Progress::Paused { next_step, resume_at_ms };
                     return;
                 }
                 Statement::Alarm(Some(text)) => working.add_alarm(text),
@@ -424,10 +386,7 @@ impl DummyDevice {
             published.remove(ALARM_VARIABLE);
             if !working.alarms.is_empty() && working.variable(ALARM_VARIABLE).is_none() {
                 // The host created ups.alarm; dummy-ups' flags for it.
-                changes.push(Change::SetMeta(meta(
-                    ALARM_VARIABLE,
-                    known_vars::flags_for(ALARM_VARIABLE),
-                )));
+                changes.push(Change::SetMeta(meta(ALARM_VARIABLE, known_vars::flags_for(ALARM_VARIABLE))));
             }
         }
 
@@ -444,10 +403,7 @@ impl DummyDevice {
                 old = None;
             }
             if old.is_none_or(|old| old.value != variable.value) {
-                changes.push(Change::SetValue(
-                    variable.name.clone(),
-                    variable.value.clone(),
-                ));
+                changes.push(Change::SetValue(variable.name.clone(), variable.value.clone()));
             }
             // Flags follow the value: the host drops them with the variable.
             if let Some(flags) = variable.flags
@@ -472,18 +428,11 @@ impl DummyDevice {
 
     /// Describe a file problem as the device error `kind` makes.
     fn file_failure(&self, error: &FileError, kind: fn(String) -> DeviceError) -> DeviceError {
-        kind(format!(
-            "can't read dummy-ups definition file {}: {}",
-            self.settings.port, error
-        ))
+        kind(format!("can't read dummy-ups definition file {}: {}", self.settings.port, error))
     }
 }
 
 /// WIT metadata for `name` with `flags`.
 fn meta(name: &str, flags: Flags) -> VarMeta {
-    VarMeta {
-        name: name.to_string(),
-        writable: flags.writable,
-        string_max_len: flags.string_max_len,
-    }
+    VarMeta { name: name.to_string(), writable: flags.writable, string_max_len: flags.string_max_len }
 }

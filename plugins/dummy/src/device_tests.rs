@@ -74,10 +74,7 @@ impl Host for FakeHost {
 
     fn stat(&mut self, path: &str) -> Result<FileStat, FileError> {
         let size = self.check(path)?.len() as u64;
-        Ok(FileStat {
-            size,
-            modified_ms: self.modified_ms,
-        })
+        Ok(FileStat { size, modified_ms: self.modified_ms })
     }
 
     fn log(&mut self, level: LogLevel, message: &str) {
@@ -141,15 +138,11 @@ impl Published {
     }
 
     fn value(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(&name.to_ascii_lowercase())
-            .map(|var| var.1.as_str())
+        self.vars.get(&name.to_ascii_lowercase()).map(|var| var.1.as_str())
     }
 
     fn spelling(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(&name.to_ascii_lowercase())
-            .map(|var| var.0.as_str())
+        self.vars.get(&name.to_ascii_lowercase()).map(|var| var.0.as_str())
     }
 
     /// upsd's `GET TYPE` words.
@@ -178,19 +171,11 @@ fn set(name: &str, value: &str) -> Change {
 }
 
 fn rw_string(name: &str, len: u32) -> Change {
-    Change::SetMeta(VarMeta {
-        name: name.into(),
-        writable: true,
-        string_max_len: Some(len),
-    })
+    Change::SetMeta(VarMeta { name: name.into(), writable: true, string_max_len: Some(len) })
 }
 
 fn rw_number(name: &str) -> Change {
-    Change::SetMeta(VarMeta {
-        name: name.into(),
-        writable: true,
-        string_max_len: None,
-    })
+    Change::SetMeta(VarMeta { name: name.into(), writable: true, string_max_len: None })
 }
 
 /// Only the value/remove/alarm changes, which is what most tests care
@@ -198,12 +183,7 @@ fn rw_number(name: &str) -> Change {
 fn values(changes: &[Change]) -> Vec<Change> {
     changes
         .iter()
-        .filter(|c| {
-            matches!(
-                c,
-                Change::SetValue(..) | Change::Remove(_) | Change::SetAlarms(_)
-            )
-        })
+        .filter(|c| matches!(c, Change::SetValue(..) | Change::Remove(_) | Change::SetAlarms(_)))
         .cloned()
         .collect()
 }
@@ -213,9 +193,7 @@ fn has_value(changes: &[Change], name: &str, value: &str) -> bool {
 }
 
 fn has_meta_for(changes: &[Change], name: &str) -> bool {
-    changes
-        .iter()
-        .any(|c| matches!(c, Change::SetMeta(m) if m.name == name))
+    changes.iter().any(|c| matches!(c, Change::SetMeta(m) if m.name == name))
 }
 
 /// Open a device on `content` and publish its first update.
@@ -293,14 +271,7 @@ fn identity_is_copied_from_ups_variables_at_start_up() {
         "ups.mfr: UpsMfrFirst\ndevice.mfr: DeviceMfrSecond\ndevice.serial: DevSerial\nups.status: OB\n",
     );
     let mut device = open("mirror2.dev", &mut host);
-    assert_eq!(
-        device.identity(),
-        (
-            Some("UpsMfrFirst".into()),
-            Some("Dummy UPS".into()),
-            Some("DevSerial".into())
-        )
-    );
+    assert_eq!(device.identity(), (Some("UpsMfrFirst".into()), Some("Dummy UPS".into()), Some("DevSerial".into())));
     let changes = device.update(&mut host).unwrap();
     assert!(has_value(&changes, "device.mfr", "UpsMfrFirst"));
     assert!(changes.contains(&rw_string("device.mfr", 32)));
@@ -313,18 +284,9 @@ fn identity_is_copied_from_ups_variables_at_start_up() {
     // Later changes of ups.* do not follow into device.*, and pure copies
     // are read-only.
     device.set_var("ups.model", "6P").unwrap();
-    assert_eq!(
-        values(&device.update(&mut host).unwrap()),
-        vec![set("ups.model", "6P")]
-    );
-    assert!(matches!(
-        device.set_var("device.model", "x"),
-        Err(DeviceError::Invalid(_))
-    ));
-    assert!(matches!(
-        device.set_var("device.type", "x"),
-        Err(DeviceError::Invalid(_))
-    ));
+    assert_eq!(values(&device.update(&mut host).unwrap()), vec![set("ups.model", "6P")]);
+    assert!(matches!(device.set_var("device.model", "x"), Err(DeviceError::Invalid(_))));
+    assert!(matches!(device.set_var("device.type", "x"), Err(DeviceError::Invalid(_))));
 
     // mirror3.dev: ups.serial copied without flags.
     let (device, _, nut) = first_state(
@@ -339,46 +301,28 @@ fn identity_is_copied_from_ups_variables_at_start_up() {
 
     let mut host = FakeHost::new("b.dev", "");
     let device = open("b.dev", &mut host);
-    assert_eq!(
-        device.identity(),
-        (
-            Some("Dummy Manufacturer".into()),
-            Some("Dummy UPS".into()),
-            None
-        )
-    );
+    assert_eq!(device.identity(), (Some("Dummy Manufacturer".into()), Some("Dummy UPS".into()), None));
 }
 
 #[test]
 fn status_and_alarm_are_published_verbatim_as_variables() {
     // Facts §f: edge2 `OL OL ob  BOGUS`, e93ps `ALARM OL` with a 39-char
     // ups.alarm that adds nothing to the status.
-    let (mut device, mut host, nut) = first_state(
-        "a.dev",
-        "ups.status: OL OL ob  BOGUS\nups.alarm: Bypass not available! Internal failure!\n",
-    );
+    let (mut device, mut host, nut) =
+        first_state("a.dev", "ups.status: OL OL ob  BOGUS\nups.alarm: Bypass not available! Internal failure!\n");
     assert_eq!(nut.value("ups.status"), Some("OL OL ob BOGUS"));
-    assert_eq!(
-        nut.value("ups.alarm"),
-        Some("Bypass not available! Internal failure!")
-    );
+    assert_eq!(nut.value("ups.alarm"), Some("Bypass not available! Internal failure!"));
     assert_eq!(nut.type_words("ups.alarm").unwrap(), "RW STRING:32");
     assert!(nut.alarms.is_empty());
 
     // SET VAR keeps the raw string, double spaces included.
     device.set_var("ups.status", "OB  LB").unwrap();
     device.set_var("ups.alarm", "Overheat").unwrap();
-    assert_eq!(
-        device.update(&mut host).unwrap(),
-        vec![set("ups.alarm", "Overheat"), set("ups.status", "OB  LB")]
-    );
+    assert_eq!(device.update(&mut host).unwrap(), vec![set("ups.alarm", "Overheat"), set("ups.status", "OB  LB")]);
     // An empty status is published as "", an empty ups.alarm removes it.
     device.set_var("ups.status", "").unwrap();
     device.set_var("ups.alarm", "").unwrap();
-    assert_eq!(
-        device.update(&mut host).unwrap(),
-        vec![Change::Remove("ups.alarm".into()), set("ups.status", "")]
-    );
+    assert_eq!(device.update(&mut host).unwrap(), vec![Change::Remove("ups.alarm".into()), set("ups.status", "")]);
 
     let (_, _, nut) = first_state("pulsar.dev", "ups.status: ALARM OL CHRG RB\n");
     assert_eq!(nut.value("ups.status"), Some("ALARM OL CHRG RB"));
@@ -387,10 +331,7 @@ fn status_and_alarm_are_published_verbatim_as_variables() {
 #[test]
 fn empty_status_line_publishes_an_empty_status() {
     // emptystatus.dev and ee.dev.
-    for file in [
-        "ups.status:\nbattery.charge: 5\n",
-        "ups.status: \"\"\nbattery.charge: 3\n",
-    ] {
+    for file in ["ups.status:\nbattery.charge: 5\n", "ups.status: \"\"\nbattery.charge: 3\n"] {
         let (_, _, nut) = first_state("a.dev", file);
         assert_eq!(nut.value("ups.status"), Some(""), "{file}");
         assert_eq!(nut.type_words("ups.status").unwrap(), "RW STRING:32");
@@ -401,10 +342,8 @@ fn empty_status_line_publishes_an_empty_status() {
 fn empty_values_reproduce_dummy_ups_2_8_0() {
     // Facts §e: a line without value takes the previous line's value; with
     // none, or an empty one, nothing is published.
-    let (_, _, nut) = first_state(
-        "a.dev",
-        "ups.load: 40.0\nups.mfr:\nups.model:  2.1\nx.var: \"\"\ny.var:\nnocolonline\n",
-    );
+    let (_, _, nut) =
+        first_state("a.dev", "ups.load: 40.0\nups.mfr:\nups.model:  2.1\nx.var: \"\"\ny.var:\nnocolonline\n");
     assert_eq!(nut.value("ups.mfr"), Some("40.0"));
     assert_eq!(nut.value("device.mfr"), Some("40.0"));
     assert_eq!(nut.value("ups.model"), Some("2.1"));
@@ -421,24 +360,14 @@ fn empty_values_reproduce_dummy_ups_2_8_0() {
     assert_eq!(nut.value("input.voltage"), Some("30"));
 
     // An empty value deletes an existing variable, from the file or SET VAR.
-    let (mut device, mut host, _) =
-        first_state("a.seq", "ups.id: x\nTIMER 10\nups.id: \"\"\nTIMER 10\n");
+    let (mut device, mut host, _) = first_state("a.seq", "ups.id: x\nTIMER 10\nups.id: \"\"\nTIMER 10\n");
     host.advance_seconds(10);
-    assert_eq!(
-        values(&device.update(&mut host).unwrap()),
-        vec![Change::Remove("ups.id".into())]
-    );
+    assert_eq!(values(&device.update(&mut host).unwrap()), vec![Change::Remove("ups.id".into())]);
     host.advance_seconds(10);
     device.update(&mut host).unwrap();
-    assert_eq!(
-        values(&device.update(&mut host).unwrap()),
-        vec![set("ups.id", "x")]
-    );
+    assert_eq!(values(&device.update(&mut host).unwrap()), vec![set("ups.id", "x")]);
     device.set_var("UPS.ID", "").unwrap();
-    assert_eq!(
-        values(&device.update(&mut host).unwrap()),
-        vec![Change::Remove("ups.id".into())]
-    );
+    assert_eq!(values(&device.update(&mut host).unwrap()), vec![Change::Remove("ups.id".into())]);
 }
 
 #[test]
@@ -457,25 +386,16 @@ fn driver_lines_are_ignored() {
     assert_eq!(nut.value("driver.name"), None);
     assert_eq!(nut.value("driver.parameter.foo"), None);
     assert_eq!(nut.value("driver.parameter.pollinterval"), None);
-    assert!(matches!(
-        device.set_var("driver.parameter.mode", "x"),
-        Err(DeviceError::Invalid(_))
-    ));
+    assert!(matches!(device.set_var("driver.parameter.mode", "x"), Err(DeviceError::Invalid(_))));
     assert_eq!(device.update(&mut host).unwrap(), vec![]);
 }
 
 #[test]
 fn set_var_rules() {
     let (mut device, mut host, _) = first_state("a.dev", "ups.id: x\nbattery.charge: 5\n");
-    assert_eq!(
-        device.set_var("no.such.var", "1"),
-        Err(DeviceError::Unknown)
-    );
+    assert_eq!(device.set_var("no.such.var", "1"), Err(DeviceError::Unknown));
     device.set_var("battery.CHARGE", "notanumber").unwrap();
-    assert_eq!(
-        device.update(&mut host).unwrap(),
-        vec![set("battery.charge", "notanumber")]
-    );
+    assert_eq!(device.update(&mut host).unwrap(), vec![set("battery.charge", "notanumber")]);
     // Non-ASCII names must not panic.
     assert_eq!(device.set_var("drivé.x", "1"), Err(DeviceError::Unknown));
 }
@@ -483,10 +403,8 @@ fn set_var_rules() {
 #[test]
 fn once_mode_rereads_a_changed_file_and_keeps_what_it_no_longer_sets() {
     // Facts §g (g_edit_minimal.txt, g_touch_edge.txt).
-    let (mut device, mut host, mut nut) = first_state(
-        "minimal.dev",
-        "battery.charge: 100\nups.status: OL\nups.id: rack1\nups.mfr: Vendor\n",
-    );
+    let (mut device, mut host, mut nut) =
+        first_state("minimal.dev", "battery.charge: 100\nups.status: OL\nups.id: rack1\nups.mfr: Vendor\n");
     device.set_var("ups.id", "baz").unwrap();
     device.set_var("ups.status", "OB  LB").unwrap();
     device.set_var("ups.mfr", "NewUpsMfr").unwrap();
@@ -508,14 +426,7 @@ fn once_mode_rereads_a_changed_file_and_keeps_what_it_no_longer_sets() {
     device.set_var("ups.id", "baz").unwrap();
     host.rewrite("ups.status: OB\nups.serial: added\n");
     let changes = device.update(&mut host).unwrap();
-    assert_eq!(
-        values(&changes),
-        vec![
-            set("ups.id", "baz"),
-            set("ups.serial", "added"),
-            set("ups.status", "OB")
-        ]
-    );
+    assert_eq!(values(&changes), vec![set("ups.id", "baz"), set("ups.serial", "added"), set("ups.status", "OB")]);
     assert!(changes.contains(&rw_string("ups.serial", 32)));
     nut.apply(&changes);
     assert_eq!(nut.value("battery.charge"), Some("100"));
@@ -537,10 +448,7 @@ fn once_mode_does_not_reread_an_unchanged_file() {
     assert_eq!(host.reads, reads);
     // A size change alone counts too.
     host.content = Some(b"ups.load: 10\n".to_vec());
-    assert_eq!(
-        values(&device.update(&mut host).unwrap()),
-        vec![set("ups.load", "10")]
-    );
+    assert_eq!(values(&device.update(&mut host).unwrap()), vec![set("ups.load", "10")]);
 }
 
 #[test]
@@ -556,22 +464,14 @@ fn loop_mode_replays_from_the_top_and_overrides_set_var() {
     // Loop mode picks up edits at the start of the next pass, and keeps
     // what the new content no longer sets.
     host.rewrite("ups.status: OB\n");
-    assert_eq!(
-        values(&device.update(&mut host).unwrap()),
-        vec![set("ups.status", "OB")]
-    );
+    assert_eq!(values(&device.update(&mut host).unwrap()), vec![set("ups.status", "OB")]);
 }
 
 /// Run `file` in loop mode with `update` every `pollinterval` seconds
 /// (each clock reading `jitter_ms(poll)` off the ideal tick), and return
 /// how long each `ups.status` value stayed published, in seconds, over
 /// the polls after the first full cycle.
-fn status_hold_times(
-    file: &str,
-    pollinterval: u64,
-    polls: u64,
-    jitter_ms: impl Fn(u64) -> i64,
-) -> Vec<(String, u64)> {
+fn status_hold_times(file: &str, pollinterval: u64, polls: u64, jitter_ms: impl Fn(u64) -> i64) -> Vec<(String, u64)> {
     let mut host = FakeHost::new("cycle.seq", file);
     let start_ms = host.now_ms;
     let mut device = open("cycle.seq", &mut host);
@@ -586,11 +486,7 @@ fn status_hold_times(
             changes_at.push((poll * pollinterval, status));
         }
     }
-    changes_at
-        .windows(2)
-        .skip(2)
-        .map(|pair| (pair[0].1.clone(), pair[1].0 - pair[0].0))
-        .collect()
+    changes_at.windows(2).skip(2).map(|pair| (pair[0].1.clone(), pair[1].0 - pair[0].0)).collect()
 }
 
 #[test]
@@ -609,10 +505,9 @@ fn timer_cycle_lengths_match_nut() {
     let exact = |_: u64| 0;
     let jittery = |poll: u64| [3, -4, 0, -1, 2, -3][(poll % 6) as usize];
     for (file, pollinterval, ol, ob) in cases {
-        for hold in [
-            status_hold_times(file, pollinterval, 60, exact),
-            status_hold_times(file, pollinterval, 60, jittery),
-        ] {
+        for hold in
+            [status_hold_times(file, pollinterval, 60, exact), status_hold_times(file, pollinterval, 60, jittery)]
+        {
             assert!(hold.len() >= 6, "{hold:?}");
             for (status, seconds) in &hold {
                 let expected = if status == "OL" { ol } else { ob };
@@ -641,11 +536,7 @@ fn timer_pauses_until_the_clock_has_moved() {
     let mut device = open("ups.seq", &mut host);
     let first = device.update(&mut host).unwrap();
     assert!(first.contains(&set("ups.status", "OL")));
-    assert!(
-        !first
-            .iter()
-            .any(|c| matches!(c, Change::SetValue(n, _) if n == "battery.charge"))
-    );
+    assert!(!first.iter().any(|c| matches!(c, Change::SetValue(n, _) if n == "battery.charge")));
 
     // Polls during the pause return nothing and never block.
     host.advance_seconds(30);
@@ -655,41 +546,25 @@ fn timer_pauses_until_the_clock_has_moved() {
 
     host.advance_seconds(1);
     let second = device.update(&mut host).unwrap();
-    assert_eq!(
-        values(&second),
-        vec![set("battery.charge", "80"), set("ups.status", "OB")]
-    );
+    assert_eq!(values(&second), vec![set("battery.charge", "80"), set("ups.status", "OB")]);
 
     host.advance_seconds(60);
-    assert_eq!(
-        values(&device.update(&mut host).unwrap()),
-        vec![set("ups.status", "OB LB")]
-    );
+    assert_eq!(values(&device.update(&mut host).unwrap()), vec![set("ups.status", "OB LB")]);
 
     // Loop mode: after the last TIMER the end of the file takes one poll,
     // then the file starts over.
     host.advance_seconds(60);
     assert_eq!(values(&device.update(&mut host).unwrap()), vec![]);
-    assert_eq!(
-        values(&device.update(&mut host).unwrap()),
-        vec![set("ups.status", "OL")]
-    );
+    assert_eq!(values(&device.update(&mut host).unwrap()), vec![set("ups.status", "OL")]);
 }
 
 #[test]
 fn once_mode_honours_timer_but_does_not_loop() {
     let mut host = FakeHost::new("a.dev", "ups.load: 1\nTIMER 5\nups.load: 2\n");
     let mut device = open("a.dev", &mut host);
-    assert!(has_value(
-        &device.update(&mut host).unwrap(),
-        "ups.load",
-        "1"
-    ));
+    assert!(has_value(&device.update(&mut host).unwrap(), "ups.load", "1"));
     host.advance_seconds(5);
-    assert_eq!(
-        values(&device.update(&mut host).unwrap()),
-        vec![set("ups.load", "2")]
-    );
+    assert_eq!(values(&device.update(&mut host).unwrap()), vec![set("ups.load", "2")]);
     for _ in 0..5 {
         host.advance_seconds(5);
         assert_eq!(device.update(&mut host).unwrap(), vec![]);
@@ -698,15 +573,13 @@ fn once_mode_honours_timer_but_does_not_loop() {
 
 #[test]
 fn alarm_keyword_lines_use_set_alarms_and_keep_the_status_verbatim() {
-    let seq = "ups.status: OL CHRG\nALARM Replace battery!\nALARM Overheat\nALARM Overheat\nTIMER 10\nALARM\nTIMER 10\n";
+    let seq =
+        "ups.status: OL CHRG\nALARM Replace battery!\nALARM Overheat\nALARM Overheat\nTIMER 10\nALARM\nTIMER 10\n";
     let mut host = FakeHost::new("a.seq", seq);
     let mut device = open("a.seq", &mut host);
     let mut nut = Published::default();
     let first = device.update(&mut host).unwrap();
-    assert_eq!(
-        first[0],
-        Change::SetAlarms(vec!["Replace battery!".into(), "Overheat".into()])
-    );
+    assert_eq!(first[0], Change::SetAlarms(vec!["Replace battery!".into(), "Overheat".into()]));
     assert_eq!(first[1], rw_string("ups.alarm", 32));
     nut.apply(&first);
     // The host set ups.alarm and rebuilt ups.status; the verbatim status
@@ -727,10 +600,7 @@ fn alarm_keyword_lines_use_set_alarms_and_keep_the_status_verbatim() {
     device.update(&mut host).unwrap();
     let again = device.update(&mut host).unwrap();
     nut.apply(&again);
-    assert_eq!(
-        again[0],
-        Change::SetAlarms(vec!["Replace battery!".into(), "Overheat".into()])
-    );
+    assert_eq!(again[0], Change::SetAlarms(vec!["Replace battery!".into(), "Overheat".into()]));
     assert_eq!(nut.value("ups.status"), Some("OL CHRG"));
 
     // A file's own ups.alarm survives the host's handling of set-alarms.
@@ -741,8 +611,7 @@ fn alarm_keyword_lines_use_set_alarms_and_keep_the_status_verbatim() {
 
 #[test]
 fn cmd_comments_are_plain_comments_by_default() {
-    let file =
-        "ups.status: OL\n#CMD:beeper.toggle\n#CMD:load.on\n#CMD:shutdown.stop\t#COMMENT: x\n";
+    let file = "ups.status: OL\n#CMD:beeper.toggle\n#CMD:load.on\n#CMD:shutdown.stop\t#COMMENT: x\n";
     let (mut device, mut host, nut) = first_state("a.dev", file);
     assert_eq!(nut.commands, BTreeSet::from(["load.off".to_string()]));
     host.rewrite("ups.status: OL\n#CMD:test.battery.start\n");
@@ -751,17 +620,13 @@ fn cmd_comments_are_plain_comments_by_default() {
 
 #[test]
 fn cmd_comments_flag_advertises_the_file_commands() {
-    let file =
-        "ups.status: OL\n#CMD:beeper.toggle\n#CMD:load.off\n#CMD:shutdown.stop\t#COMMENT: x\n";
+    let file = "ups.status: OL\n#CMD:beeper.toggle\n#CMD:load.off\n#CMD:shutdown.stop\t#COMMENT: x\n";
     let mut host = FakeHost::new("a.dev", file);
     let settings = settings::parse([("port", Some("a.dev")), ("cmd_comments", None)]).unwrap();
     let mut device = DummyDevice::open(settings, &mut host).unwrap();
     let mut nut = Published::default();
     nut.apply(&device.update(&mut host).unwrap());
-    assert_eq!(
-        nut.commands,
-        BTreeSet::from(["beeper.toggle", "load.off", "shutdown.stop"].map(String::from))
-    );
+    assert_eq!(nut.commands, BTreeSet::from(["beeper.toggle", "load.off", "shutdown.stop"].map(String::from)));
     // A new file version replaces the list; load.off always stays.
     host.rewrite("ups.status: OL\n#CMD:test.battery.start\n");
     let changes = device.update(&mut host).unwrap();
@@ -782,12 +647,7 @@ fn parse_problems_are_logged_once_with_line_numbers() {
     for _ in 0..3 {
         device.update(&mut host).unwrap();
     }
-    let warnings: Vec<&String> = host
-        .log
-        .iter()
-        .filter(|(l, _)| *l == LogLevel::Warn)
-        .map(|(_, m)| m)
-        .collect();
+    let warnings: Vec<&String> = host.log.iter().filter(|(l, _)| *l == LogLevel::Warn).map(|(_, m)| m).collect();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[0].starts_with("a.seq: line 2:"));
     assert!(warnings[1].starts_with("a.seq: line 3:"));
@@ -797,23 +657,15 @@ fn parse_problems_are_logged_once_with_line_numbers() {
 fn missing_file_fails_init_and_vanishing_file_makes_data_stale() {
     let mut host = FakeHost::new("a.dev", "ups.load: 1\n");
     let settings = settings::parse([("port", Some("other.dev"))]).unwrap();
-    assert!(
-        matches!(DummyDevice::open(settings, &mut host), Err(DeviceError::Failed(m)) if m.contains("other.dev"))
-    );
+    assert!(matches!(DummyDevice::open(settings, &mut host), Err(DeviceError::Failed(m)) if m.contains("other.dev")));
 
     let mut device = open("a.dev", &mut host);
     device.update(&mut host).unwrap();
     host.content = None;
-    assert!(matches!(
-        device.update(&mut host),
-        Err(DeviceError::Unreachable(_))
-    ));
+    assert!(matches!(device.update(&mut host), Err(DeviceError::Unreachable(_))));
     // Back with the same timestamp and size: re-read anyway.
     host.content = Some(b"ups.load: 2\n".to_vec());
-    assert_eq!(
-        values(&device.update(&mut host).unwrap()),
-        vec![set("ups.load", "2")]
-    );
+    assert_eq!(values(&device.update(&mut host).unwrap()), vec![set("ups.load", "2")]);
 }
 
 #[test]
@@ -860,17 +712,13 @@ fn huge_timer_does_not_overflow() {
 #[test]
 fn duplicates_last_wins_and_first_spelling_stays() {
     // ef.dev, edge3.dev.
-    let (mut device, mut host, nut) =
-        first_state("a.dev", "Battery.Charge: 7\nbattery.charge: 8\nUPS.ID: x\n");
+    let (mut device, mut host, nut) = first_state("a.dev", "Battery.Charge: 7\nbattery.charge: 8\nUPS.ID: x\n");
     assert_eq!(nut.spelling("battery.charge"), Some("Battery.Charge"));
     assert_eq!(nut.value("battery.charge"), Some("8"));
     // Table lookups ignore case too: UPS.ID is RW STRING:16.
     assert_eq!(nut.type_words("ups.id").unwrap(), "RW STRING:16");
     device.set_var("battery.CHARGE", "9").unwrap();
-    assert_eq!(
-        values(&device.update(&mut host).unwrap()),
-        vec![set("Battery.Charge", "9")]
-    );
+    assert_eq!(values(&device.update(&mut host).unwrap()), vec![set("Battery.Charge", "9")]);
 }
 
 #[test]
@@ -878,11 +726,7 @@ fn configured_mode_is_published_as_written() {
     let mut host = FakeHost::new("data.txt", "");
     let settings = settings::parse([("port", Some("data.txt")), ("mode", Some("dummy"))]).unwrap();
     let mut device = DummyDevice::open(settings, &mut host).unwrap();
-    assert!(has_value(
-        &device.update(&mut host).unwrap(),
-        "driver.parameter.mode",
-        "dummy"
-    ));
+    assert!(has_value(&device.update(&mut host).unwrap(), "driver.parameter.mode", "dummy"));
 }
 
 /// Conformance with real NUT 2.8.0: replay the files the facts were
@@ -898,10 +742,7 @@ mod conformance {
     }
 
     fn unquote(s: &str) -> String {
-        let inner = s
-            .strip_prefix('"')
-            .and_then(|s| s.strip_suffix('"'))
-            .unwrap_or(s);
+        let inner = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s);
         let mut out = String::new();
         let mut chars = inner.chars();
         while let Some(c) = chars.next() {
@@ -948,10 +789,7 @@ mod conformance {
                     expected_vars.insert(var.to_ascii_lowercase());
                     let value = unquote(value);
                     if nut.value(var) != Some(value.as_str()) {
-                        differences.push(format!(
-                            "{name}: {var} = {:?}, NUT: {value:?}",
-                            nut.value(var)
-                        ));
+                        differences.push(format!("{name}: {var} = {:?}, NUT: {value:?}", nut.value(var)));
                     }
                 }
                 ["TYPE", ups, var, words] if *ups == name && plugin_publishes(var) => {
@@ -973,10 +811,7 @@ mod conformance {
             }
         }
         if nut.commands != expected_commands {
-            differences.push(format!(
-                "{name}: commands {:?}, NUT: {expected_commands:?}",
-                nut.commands
-            ));
+            differences.push(format!("{name}: commands {:?}, NUT: {expected_commands:?}", nut.commands));
         }
         differences
     }
@@ -1031,52 +866,20 @@ mod conformance {
             ("mirror3", facts("mirror3.dev")),
             ("emptystatus", facts("emptystatus.dev")),
             ("nostatus", facts("nostatus.dev")),
-            (
-                "apc",
-                shared("APC__Back-UPS_BK650M2-CH__usbhid-ups__2.8.0__01.dev"),
-            ),
-            (
-                "epdu",
-                shared("Eaton__EPDU_MI_38U-A__snmp-ups__2.7.4__01.dev"),
-            ),
-            (
-                "cp1500",
-                shared("Cyber_Power_Systems__CP1500EPFCLCD__usbhid-ups__2.7.3__01.dev"),
-            ),
-            (
-                "digitus",
-                shared("Digitus__DN-170076__nutdrv_qx__2.7.4__02.dev"),
-            ),
-            (
-                "viper",
-                shared("Fideltronik_INIGO__Viper_1200__nutdrv_qx__2.7.3.1__01.dev"),
-            ),
-            (
-                "smartrt",
-                shared("APC__Smart-UPS_RT_2000_XL__apcsmart__2.6.4__02.dev"),
-            ),
-            (
-                "inverter",
-                shared("INVERTER__Atlantic_Star_T3__megatec__2.0.4__01.dev"),
-            ),
-            (
-                "e93ps",
-                shared("Eaton__93PS__snmp-ups__2.7.3-167-g0a00ddb__01.dev"),
-            ),
-            (
-                "pulsar",
-                shared("MGE_UPS_SYSTEMS__Pulsar_1500__mge-shut__2.6.5__01.dev"),
-            ),
+            ("apc", shared("APC__Back-UPS_BK650M2-CH__usbhid-ups__2.8.0__01.dev")),
+            ("epdu", shared("Eaton__EPDU_MI_38U-A__snmp-ups__2.7.4__01.dev")),
+            ("cp1500", shared("Cyber_Power_Systems__CP1500EPFCLCD__usbhid-ups__2.7.3__01.dev")),
+            ("digitus", shared("Digitus__DN-170076__nutdrv_qx__2.7.4__02.dev")),
+            ("viper", shared("Fideltronik_INIGO__Viper_1200__nutdrv_qx__2.7.3.1__01.dev")),
+            ("smartrt", shared("APC__Smart-UPS_RT_2000_XL__apcsmart__2.6.4__02.dev")),
+            ("inverter", shared("INVERTER__Atlantic_Star_T3__megatec__2.0.4__01.dev")),
+            ("e93ps", shared("Eaton__93PS__snmp-ups__2.7.3-167-g0a00ddb__01.dev")),
+            ("pulsar", shared("MGE_UPS_SYSTEMS__Pulsar_1500__mge-shut__2.6.5__01.dev")),
         ];
         let mut differences = Vec::new();
         for (name, file) in cases {
             differences.extend(check(name, file));
         }
-        assert!(
-            differences.is_empty(),
-            "{} differences from real NUT:\n{}",
-            differences.len(),
-            differences.join("\n")
-        );
+        assert!(differences.is_empty(), "{} differences from real NUT:\n{}", differences.len(), differences.join("\n"));
     }
 }

@@ -24,19 +24,13 @@ pub struct Flags {
 
 /// Flags of variables the table does not name: `ST_FLAG_STRING |
 /// ST_FLAG_RW` with aux 32.
-pub const DEFAULT_FLAGS: Flags = Flags {
-    writable: true,
-    string_max_len: Some(32),
-};
+pub const DEFAULT_FLAGS: Flags = Flags { writable: true, string_max_len: Some(32) };
 
 /// Variables dummy-ups publishes before reading its file (`DU_FLAG_INIT`
 /// entries of the table), with their starting values and the table's
 /// flags (all `RW STRING:32`; DUMMY-UPS.md §a). The file overrides them.
-pub const INITIAL_VALUES: &[(&str, &str)] = &[
-    ("ups.mfr", "Dummy Manufacturer"),
-    ("ups.model", "Dummy UPS"),
-    ("ups.status", "OL"),
-];
+pub const INITIAL_VALUES: &[(&str, &str)] =
+    &[("ups.mfr", "Dummy Manufacturer"), ("ups.model", "Dummy UPS"), ("ups.status", "OL")];
 
 /// `(name, STRING max length or None for NUMBER)`; every entry is RW.
 /// The order and duplicates follow NUT's table (`ups.serial` appears twice;
@@ -102,10 +96,7 @@ pub fn flags_for(name: &str) -> Flags {
     TABLE
         .iter()
         .find(|(known, _)| known.eq_ignore_ascii_case(name))
-        .map_or(DEFAULT_FLAGS, |&(_, string_max_len)| Flags {
-            writable: true,
-            string_max_len,
-        })
+        .map_or(DEFAULT_FLAGS, |&(_, string_max_len)| Flags { writable: true, string_max_len })
 }
 
 #[cfg(test)]
@@ -114,21 +105,9 @@ mod tests {
 
     #[test]
     fn matches_upsd_transcript() {
-        assert_eq!(
-            flags_for("battery.charge"),
-            Flags {
-                writable: true,
-                string_max_len: None
-            }
-        );
+        assert_eq!(flags_for("battery.charge"), Flags { writable: true, string_max_len: None });
         assert_eq!(flags_for("battery.charge.warning"), DEFAULT_FLAGS);
-        assert_eq!(
-            flags_for("ups.status"),
-            Flags {
-                writable: true,
-                string_max_len: Some(32)
-            }
-        );
+        assert_eq!(flags_for("ups.status"), Flags { writable: true, string_max_len: Some(32) });
     }
 
     #[test]

@@ -150,10 +150,7 @@ impl Script {
             match line {
                 Ok(line) => script.add_line(line, &mut value_buffer),
                 Err(error) => {
-                    script.warnings.push(format!(
-                        "line {}: {}; line skipped",
-                        error.line, error.message
-                    ));
+                    script.warnings.push(format!("line {}: {}; line skipped", error.line, error.message));
                 }
             }
         }
@@ -188,17 +185,13 @@ impl Script {
                             "'{first}' has no space after ':'; as in dummy-ups, '{after}' \
                              is cut off with the colon and is not part of the value"
                         );
-                        self.warnings
-                            .push(format!("line {}: {}", line.number, message));
+                        self.warnings.push(format!("line {}: {}", line.number, message));
                     }
                     name
                 }
                 None => {
-                    let message = format!(
-                        "'{first}' has no ':' after the variable name; using it as a name anyway"
-                    );
-                    self.warnings
-                        .push(format!("line {}: {}", line.number, message));
+                    let message = format!("'{first}' has no ':' after the variable name; using it as a name anyway");
+                    self.warnings.push(format!("line {}: {}", line.number, message));
                     first.as_str()
                 }
             };
@@ -220,16 +213,10 @@ impl Script {
                     self.warn(line.number, "empty variable name; line ignored");
                     return;
                 }
-                Statement::SetVar {
-                    name: name.to_string(),
-                    value,
-                }
+                Statement::SetVar { name: name.to_string(), value }
             }
         };
-        self.steps.push(Step {
-            line: line.number,
-            statement,
-        });
+        self.steps.push(Step { line: line.number, statement });
     }
 
     /// Record the command of a `#CMD:<command>` comment. The command is the
@@ -248,19 +235,12 @@ impl Script {
             self.warn(line, "#CMD: without a command name; ignored");
             return;
         }
-        if !command
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        {
+        if !command.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
             let message = format!("'{command}' is not a valid instant command name; ignored");
             self.warnings.push(format!("line {line}: {message}"));
             return;
         }
-        if !self
-            .commands
-            .iter()
-            .any(|known| known.eq_ignore_ascii_case(command))
-        {
+        if !self.commands.iter().any(|known| known.eq_ignore_ascii_case(command)) {
             self.commands.push(command.to_string());
         }
     }
@@ -272,8 +252,7 @@ impl Script {
 
 /// Whether `name` is in the `driver.*` collection (ignoring case).
 pub fn is_driver_variable(name: &str) -> bool {
-    name.get(..7)
-        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("driver."))
+    name.get(..7).is_some_and(|prefix| prefix.eq_ignore_ascii_case("driver."))
 }
 
 /// Words joined by single spaces, cut to `max_len` bytes (all words are
@@ -296,10 +275,7 @@ fn seconds_from(word: &str) -> u64 {
     let value = digits
         .bytes()
         .take_while(u8::is_ascii_digit)
-        .fold(0u64, |acc, digit| {
-            acc.saturating_mul(10)
-                .saturating_add(u64::from(digit - b'0'))
-        });
+        .fold(0u64, |acc, digit| acc.saturating_mul(10).saturating_add(u64::from(digit - b'0')));
     if negative { 0 } else { value }
 }
 
@@ -309,10 +285,7 @@ mod tests {
     use alloc::vec;
 
     fn set(name: &str, value: &str) -> Statement {
-        Statement::SetVar {
-            name: name.to_string(),
-            value: value.to_string(),
-        }
+        Statement::SetVar { name: name.to_string(), value: value.to_string() }
     }
 
     fn status(value: &str) -> Statement {
@@ -320,11 +293,7 @@ mod tests {
     }
 
     fn statements(script: &Script) -> Vec<Statement> {
-        script
-            .steps
-            .iter()
-            .map(|step| step.statement.clone())
-            .collect()
+        script.steps.iter().map(|step| step.statement.clone()).collect()
     }
 
     fn compile(text: &str) -> Vec<Statement> {
@@ -393,19 +362,11 @@ ups.temperature: 30\t#inline comment\nvar.with.colon: a:b c:d\n"
         // Facts §e: inverter, smartrt, ec.dev, edge4.dev.
         assert_eq!(
             compile("ups.load: 40.0\nups.mfr:\nups.model:  2.1\n"),
-            vec![
-                set("ups.load", "40.0"),
-                set("ups.mfr", "40.0"),
-                set("ups.model", "2.1")
-            ]
+            vec![set("ups.load", "40.0"), set("ups.mfr", "40.0"), set("ups.model", "2.1")]
         );
         assert_eq!(
             compile("Ups.Load: 5\nbattery.runtime:\nBattery.Runtime: 9\n"),
-            vec![
-                set("Ups.Load", "5"),
-                set("battery.runtime", "5"),
-                set("Battery.Runtime", "9")
-            ]
+            vec![set("Ups.Load", "5"), set("battery.runtime", "5"), set("Battery.Runtime", "9")]
         );
         // Single word without colon, and `name:value` without a space.
         let script = Script::compile(
@@ -433,11 +394,7 @@ ups.temperature: 30\t#inline comment\nvar.with.colon: a:b c:d\n"
         assert_eq!(compile("x.var: \"\"\n"), vec![set("x.var", "")]);
         assert_eq!(
             compile("a: 1\nups.test.result: \"\"\nups.firmware:\n"),
-            vec![
-                set("a", "1"),
-                set("ups.test.result", ""),
-                set("ups.firmware", "")
-            ]
+            vec![set("a", "1"), set("ups.test.result", ""), set("ups.firmware", "")]
         );
     }
 
@@ -446,15 +403,9 @@ ups.temperature: 30\t#inline comment\nvar.with.colon: a:b c:d\n"
         let words = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let mut buffer = String::new();
         assert_eq!(value_or_previous_lines_value(&mut buffer, &[]), "");
-        assert_eq!(
-            value_or_previous_lines_value(&mut buffer, &words(&["a", "b"])),
-            "a b"
-        );
+        assert_eq!(value_or_previous_lines_value(&mut buffer, &words(&["a", "b"])), "a b");
         assert_eq!(value_or_previous_lines_value(&mut buffer, &[]), "a b");
-        assert_eq!(
-            value_or_previous_lines_value(&mut buffer, &words(&[""])),
-            ""
-        );
+        assert_eq!(value_or_previous_lines_value(&mut buffer, &words(&[""])), "");
         assert_eq!(value_or_previous_lines_value(&mut buffer, &[]), "");
     }
 
@@ -462,25 +413,12 @@ ups.temperature: 30\t#inline comment\nvar.with.colon: a:b c:d\n"
     fn status_lines_are_verbatim_and_leave_the_value_buffer_alone() {
         // Facts §f: no de-duplication, reordering or case change.
         assert_eq!(
-            compile(
-                "ups.status: OL OL ob  BOGUS\nups.status: ALARM \nups.status:\nups.status: \"\"\n"
-            ),
-            vec![
-                status("OL OL ob BOGUS"),
-                status("ALARM"),
-                status(""),
-                status("")
-            ]
+            compile("ups.status: OL OL ob  BOGUS\nups.status: ALARM \nups.status:\nups.status: \"\"\n"),
+            vec![status("OL OL ob BOGUS"), status("ALARM"), status(""), status("")]
         );
-        assert_eq!(
-            compile("a: 1\nups.status: OB LB\nb:\n"),
-            vec![set("a", "1"), status("OB LB"), set("b", "1")]
-        );
+        assert_eq!(compile("a: 1\nups.status: OB LB\nb:\n"), vec![set("a", "1"), status("OB LB"), set("b", "1")]);
         // status_set() spacing with empty words.
-        assert_eq!(
-            compile("ups.status: \"\" OL \"\" LB\n"),
-            vec![status("OL  LB")]
-        );
+        assert_eq!(compile("ups.status: \"\" OL \"\" LB\n"), vec![status("OL  LB")]);
         // Only the exact lower-case prefix takes the status path.
         assert_eq!(compile("UPS.STATUS: OB\n"), vec![set("UPS.STATUS", "OB")]);
     }
@@ -508,10 +446,7 @@ ups.temperature: 30\t#inline comment\nvar.with.colon: a:b c:d\n"
         assert_eq!(script.warnings.len(), 1);
         assert!(script.warnings[0].starts_with("line 5:"));
         // The driver compares the first five characters, case-sensitively.
-        assert_eq!(
-            compile("TIMERS 2\ntimer: 3\n"),
-            vec![Statement::Timer { seconds: 2 }, set("timer", "3")]
-        );
+        assert_eq!(compile("TIMERS 2\ntimer: 3\n"), vec![Statement::Timer { seconds: 2 }, set("timer", "3")]);
     }
 
     #[test]
@@ -519,10 +454,7 @@ ups.temperature: 30\t#inline comment\nvar.with.colon: a:b c:d\n"
         let script = Script::compile(b"ALARM Replace battery!\nALARM\n");
         assert_eq!(
             statements(&script),
-            vec![
-                Statement::Alarm(Some("Replace battery!".to_string())),
-                Statement::Alarm(None)
-            ]
+            vec![Statement::Alarm(Some("Replace battery!".to_string())), Statement::Alarm(None)]
         );
     }
 
@@ -538,10 +470,7 @@ ups.temperature: 30\t#inline comment\nvar.with.colon: a:b c:d\n"
     fn names_without_colon_and_quoted_names() {
         let script = Script::compile(b"nocolon withvalue\n\"quoted.name\": q\n");
         // Observed in NUT 2.8.0: `"quoted.name": q` publishes `: q`.
-        assert_eq!(
-            statements(&script),
-            vec![set("nocolon", "withvalue"), set("quoted.name", ": q")]
-        );
+        assert_eq!(statements(&script), vec![set("nocolon", "withvalue"), set("quoted.name", ": q")]);
         assert_eq!(script.warnings.len(), 2);
     }
 
@@ -557,10 +486,7 @@ ups.temperature: 30\t#inline comment\nvar.with.colon: a:b c:d\n"
         let file = b"#CMD:beeper.toggle\n#CMD:shutdown.stop\t#COMMENT: Stop only\n#CMD: load.on\n\
 #CMD:BEEPER.toggle\n# load.off:COMMENT:\nups.load: 1 #CMD:not.a.command\n#CMD:\n#CMD:bad\"name\n";
         let script = Script::compile(file);
-        assert_eq!(
-            script.commands,
-            vec!["beeper.toggle", "shutdown.stop", "load.on"]
-        );
+        assert_eq!(script.commands, vec!["beeper.toggle", "shutdown.stop", "load.on"]);
         assert_eq!(script.warnings.len(), 2, "{:?}", script.warnings);
     }
 
@@ -568,10 +494,7 @@ ups.temperature: 30\t#inline comment\nvar.with.colon: a:b c:d\n"
     fn parse_errors_are_reported_with_line_numbers() {
         let script = Script::compile(b"a: 1\nb: \"x#y\"\nc: 3\n");
         assert_eq!(statements(&script), vec![set("a", "1"), set("c", "3")]);
-        assert_eq!(
-            script.warnings,
-            vec!["line 2: unbalanced word due to unescaped # in quotes; line skipped"]
-        );
+        assert_eq!(script.warnings, vec!["line 2: unbalanced word due to unescaped # in quotes; line skipped"]);
     }
 
     #[test]

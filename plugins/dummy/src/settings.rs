@@ -60,48 +60,38 @@ fn repeater_unsupported(port: &str) -> DeviceError {
 ///
 /// [`DeviceError::Invalid`] for an option dummy-ups does not have, a
 /// missing `port`, an unknown `mode`, or repeater mode (not supported yet).
-pub fn parse<'a>(
-    settings: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
-) -> Result<Settings, DeviceError> {
+pub fn parse<'a>(settings: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Result<Settings, DeviceError> {
     let mut port: Option<&str> = None;
     let mut mode: Option<&str> = None;
     let mut cmd_comments = false;
     for (key, value) in settings {
         match key {
             "port" => {
-                port = Some(value.ok_or_else(|| {
-                    DeviceError::Invalid("'port' needs a value: the definition file".to_string())
-                })?);
+                port =
+                    Some(value.ok_or_else(|| {
+                        DeviceError::Invalid("'port' needs a value: the definition file".to_string())
+                    })?);
             }
             "mode" => {
-                mode = Some(
-                    value
-                        .ok_or_else(|| DeviceError::Invalid("'mode' needs a value".to_string()))?,
-                );
+                mode = Some(value.ok_or_else(|| DeviceError::Invalid("'mode' needs a value".to_string()))?);
             }
             CMD_COMMENTS_FLAG => {
                 // A bare flag: `cmd_comments = no` must not turn it on.
                 if value.is_some() {
-                    return Err(DeviceError::Invalid(format!(
-                        "'{CMD_COMMENTS_FLAG}' is a flag and takes no value"
-                    )));
+                    return Err(DeviceError::Invalid(format!("'{CMD_COMMENTS_FLAG}' is a flag and takes no value")));
                 }
                 cmd_comments = true;
             }
             _ if DRIVER_OPTIONS.contains(&key) => {}
             _ => {
-                return Err(DeviceError::Invalid(format!(
-                    "'{key}' is not a valid variable name for this driver"
-                )));
+                return Err(DeviceError::Invalid(format!("'{key}' is not a valid variable name for this driver")));
             }
         }
     }
     let port = match port {
         Some(port) if !port.is_empty() => port,
         _ => {
-            return Err(DeviceError::Invalid(
-                "'port' is required: the dummy-ups definition file".to_string(),
-            ));
+            return Err(DeviceError::Invalid("'port' is required: the dummy-ups definition file".to_string()));
         }
     };
 
@@ -112,9 +102,7 @@ pub fn parse<'a>(
         Some("dummy") => (Mode::Loop, "dummy"),
         Some("repeater") => return Err(repeater_unsupported(port)),
         Some(other) => {
-            return Err(DeviceError::Invalid(format!(
-                "Unsupported mode was specified: {other}"
-            )));
+            return Err(DeviceError::Invalid(format!("Unsupported mode was specified: {other}")));
         }
         None if port.contains('@') => return Err(repeater_unsupported(port)),
         // Case-sensitive like NUT's str_ends_with: `UPS.DEV` loops.
@@ -123,12 +111,7 @@ pub fn parse<'a>(
         // Files NUT cannot classify loop, under the legacy mode name.
         None => (Mode::Loop, "dummy"),
     };
-    Ok(Settings {
-        port: port.to_string(),
-        mode,
-        mode_name: mode_name.to_string(),
-        cmd_comments,
-    })
+    Ok(Settings { port: port.to_string(), mode, mode_name: mode_name.to_string(), cmd_comments })
 }
 
 #[cfg(test)]
@@ -142,27 +125,17 @@ mod tests {
     #[test]
     fn mode_from_port() {
         let once = parse_pairs(&[("port", Some("ups1.dev"))]).unwrap();
-        assert_eq!(
-            (once.mode, once.mode_name.as_str()),
-            (Mode::Once, "dummy-once")
-        );
+        assert_eq!((once.mode, once.mode_name.as_str()), (Mode::Once, "dummy-once"));
         let seq = parse_pairs(&[("port", Some("/etc/nut/evolution.seq"))]).unwrap();
-        assert_eq!(
-            (seq.mode, seq.mode_name.as_str()),
-            (Mode::Loop, "dummy-loop")
-        );
+        assert_eq!((seq.mode, seq.mode_name.as_str()), (Mode::Loop, "dummy-loop"));
         let other = parse_pairs(&[("port", Some("data.txt"))]).unwrap();
-        assert_eq!(
-            (other.mode, other.mode_name.as_str()),
-            (Mode::Loop, "dummy")
-        );
+        assert_eq!((other.mode, other.mode_name.as_str()), (Mode::Loop, "dummy"));
         assert_eq!(other.port, "data.txt");
     }
 
     #[test]
     fn mode_setting_wins() {
-        let looped =
-            parse_pairs(&[("port", Some("ups1.dev")), ("mode", Some("dummy-loop"))]).unwrap();
+        let looped = parse_pairs(&[("port", Some("ups1.dev")), ("mode", Some("dummy-loop"))]).unwrap();
         assert_eq!(looped.mode, Mode::Loop);
         let once = parse_pairs(&[("port", Some("a@b.seq")), ("mode", Some("dummy-once"))]).unwrap();
         assert_eq!(once.mode, Mode::Once);
@@ -174,10 +147,9 @@ mod tests {
 
     #[test]
     fn repeater_is_refused_clearly() {
-        for pairs in [
-            &[("port", Some("ups1@localhost"))][..],
-            &[("port", Some("ups1.dev")), ("mode", Some("repeater"))][..],
-        ] {
+        for pairs in
+            [&[("port", Some("ups1@localhost"))][..], &[("port", Some("ups1.dev")), ("mode", Some("repeater"))][..]]
+        {
             match parse_pairs(pairs) {
                 Err(DeviceError::Invalid(message)) => {
                     assert!(message.contains("repeater mode"), "{message}")
@@ -191,15 +163,10 @@ mod tests {
     fn unknown_options_and_missing_port_are_invalid() {
         assert_eq!(
             parse_pairs(&[("port", Some("x.dev")), ("baudrate", Some("2400"))]),
-            Err(DeviceError::Invalid(
-                "'baudrate' is not a valid variable name for this driver".to_string()
-            ))
+            Err(DeviceError::Invalid("'baudrate' is not a valid variable name for this driver".to_string()))
         );
         assert!(matches!(parse_pairs(&[]), Err(DeviceError::Invalid(_))));
-        assert!(matches!(
-            parse_pairs(&[("port", None)]),
-            Err(DeviceError::Invalid(_))
-        ));
+        assert!(matches!(parse_pairs(&[("port", None)]), Err(DeviceError::Invalid(_))));
         assert!(
             parse_pairs(&[
                 ("port", Some("x.dev")),
@@ -212,11 +179,7 @@ mod tests {
 
     #[test]
     fn cmd_comments_is_an_optional_bare_flag() {
-        assert!(
-            !parse_pairs(&[("port", Some("x.dev"))])
-                .unwrap()
-                .cmd_comments
-        );
+        assert!(!parse_pairs(&[("port", Some("x.dev"))]).unwrap().cmd_comments);
         let with_flag = parse_pairs(&[
             ("port", Some("x.dev")),
             ("mode", Some("dummy-once")),

@@ -89,12 +89,7 @@ mod wasm {
     /// `old_ptr`/`old_len`/`align` must describe a block this allocator
     /// returned (or `old_len` must be 0).
     #[unsafe(no_mangle)]
-    pub unsafe extern "C" fn cabi_realloc(
-        old_ptr: *mut u8,
-        old_len: usize,
-        align: usize,
-        new_len: usize,
-    ) -> *mut u8 {
+    pub unsafe extern "C" fn cabi_realloc(old_ptr: *mut u8, old_len: usize, align: usize, new_len: usize) -> *mut u8 {
         if new_len == 0 {
             // Nothing to store: any non-null aligned address will do, and
             // the ABI never frees it.

@@ -16,9 +16,7 @@ wit_bindgen::generate!({
 
 use exports::hazel::plugin::driver::Guest;
 use hazel::plugin::file::{self, FileError};
-use hazel::plugin::types::{
-    Change, Description, DeviceError, DeviceInfo, KillMode, Setting, VarMeta,
-};
+use hazel::plugin::types::{Change, Description, DeviceError, DeviceInfo, KillMode, Setting, VarMeta};
 
 /// What one instance remembers between calls.
 struct Instance {
@@ -28,10 +26,7 @@ struct Instance {
     updates: u64,
 }
 
-static INSTANCE: InstanceCell<Instance> = InstanceCell::new(Instance {
-    config: None,
-    updates: 0,
-});
+static INSTANCE: InstanceCell<Instance> = InstanceCell::new(Instance { config: None, updates: 0 });
 
 /// The exported driver.
 struct Misbehave;
@@ -56,16 +51,11 @@ impl Guest for Misbehave {
             spin_forever();
         }
         INSTANCE.with(|instance| instance.config = Some(config));
-        Ok(DeviceInfo {
-            manufacturer: Some("Hazel".to_string()),
-            model: Some("misbehave".to_string()),
-            serial: None,
-        })
+        Ok(DeviceInfo { manufacturer: Some("Hazel".to_string()), model: Some("misbehave".to_string()), serial: None })
     }
 
     fn update() -> Result<Vec<Change>, DeviceError> {
-        let (config, updates) =
-            INSTANCE.with(|instance| (instance.config.clone(), instance.updates));
+        let (config, updates) = INSTANCE.with(|instance| (instance.config.clone(), instance.updates));
         let Some(config) = config else {
             return Err(DeviceError::Failed("update before init".to_string()));
         };
@@ -97,10 +87,7 @@ impl Guest for Misbehave {
         }
         if let Some(bytes) = allocated {
             // Only reached if the host let 1 GiB through: make it visible.
-            changes.push(Change::SetValue((
-                "test.alloc".to_string(),
-                format!("ok:{bytes}"),
-            )));
+            changes.push(Change::SetValue(("test.alloc".to_string(), format!("ok:{bytes}"))));
         }
         if config.behavior == Behavior::Escape {
             probe_files(config.port.as_deref(), &mut changes);
@@ -117,19 +104,13 @@ impl Guest for Misbehave {
     }
 
     fn kill_power(_mode: KillMode) -> Result<(), DeviceError> {
-        Err(DeviceError::Invalid(
-            "misbehave cannot cut power".to_string(),
-        ))
+        Err(DeviceError::Invalid("misbehave cannot cut power".to_string()))
     }
 }
 
 /// Read `behavior`, `after` and `port`; ignore everything else.
 fn parse_settings(settings: &[Setting]) -> Result<Config, DeviceError> {
-    let mut config = Config {
-        behavior: Behavior::Ok,
-        after: 0,
-        port: None,
-    };
+    let mut config = Config { behavior: Behavior::Ok, after: 0, port: None };
     for setting in settings {
         let value = setting.value.as_deref().unwrap_or("");
         match setting.key.as_str() {
@@ -138,9 +119,8 @@ fn parse_settings(settings: &[Setting]) -> Result<Config, DeviceError> {
                     .ok_or_else(|| DeviceError::Invalid(format!("unknown behavior '{value}'")))?;
             }
             "after" => {
-                config.after = value.parse().map_err(|_| {
-                    DeviceError::Invalid(format!("after must be a count, not '{value}'"))
-                })?;
+                config.after =
+                    value.parse().map_err(|_| DeviceError::Invalid(format!("after must be a count, not '{value}'")))?;
             }
             "port" => config.port = setting.value.clone(),
             _ => {}

@@ -54,19 +54,13 @@ fn numlogins(request: &Request<'_>, ups: &str) -> Result<Reply, NutError> {
 fn upsdesc(request: &Request<'_>, ups: &str) -> Result<Reply, NutError> {
     let device = request.device(ups)?;
     let mut reply = Reply::new();
-    reply.quoted_line(
-        &format!("UPSDESC {ups} "),
-        device.description().unwrap_or("Unavailable"),
-    );
+    reply.quoted_line(&format!("UPSDESC {ups} "), device.description().unwrap_or("Unavailable"));
     Ok(reply)
 }
 
 fn var(request: &Request<'_>, ups: &str, name: &str) -> Result<Reply, NutError> {
     // server.* is answered by the server itself, whatever the UPS name.
-    if name
-        .get(..7)
-        .is_some_and(|head| head.eq_ignore_ascii_case("server."))
-    {
+    if name.get(..7).is_some_and(|head| head.eq_ignore_ascii_case("server.")) {
         return server_var(request, ups, name);
     }
     let device = request.device(ups)?;
@@ -96,10 +90,7 @@ fn var_type(request: &Request<'_>, ups: &str, name: &str) -> Result<Reply, NutEr
     let device = request.device(ups)?;
     let snapshot = request.fresh_snapshot(&device)?;
     let variable = snapshot.var(name).ok_or(NutError::VarNotSupported)?;
-    Ok(Reply::single(&format!(
-        "TYPE {ups} {name} {}",
-        variable.type_words()
-    )))
+    Ok(Reply::single(&format!("TYPE {ups} {name} {}", variable.type_words())))
 }
 
 /// Descriptions are sent unescaped, as upsd sends cmdvartab texts; the

@@ -96,10 +96,7 @@ fn ranges(request: &Request<'_>, ups: &str, name: &str) -> Result<Reply, NutErro
     let variable = snapshot.var(name).ok_or(NutError::VarNotSupported)?;
     let mut reply = Reply::single(&format!("BEGIN LIST RANGE {ups} {name}"));
     for range in &variable.ranges {
-        reply.line(&format!(
-            "RANGE {ups} {name} \"{}\" \"{}\"",
-            range.min, range.max
-        ));
+        reply.line(&format!("RANGE {ups} {name} \"{}\" \"{}\"", range.min, range.max));
     }
     reply.line(&format!("END LIST RANGE {ups} {name}"));
     Ok(reply)

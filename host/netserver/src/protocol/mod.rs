@@ -49,16 +49,7 @@ impl Session {
         let peer = peer.to_canonical();
         let clients = context.clients.clone();
         let (client_id, kick) = clients.register(peer);
-        Session {
-            peer,
-            username: None,
-            password: None,
-            login: None,
-            tracking: false,
-            client_id,
-            kick,
-            clients,
-        }
+        Session { peer, username: None, password: None, login: None, tracking: false, client_id, kick, clients }
     }
 
     /// The client's address.
@@ -133,11 +124,7 @@ impl std::fmt::Debug for Response {
 
 impl From<Reply> for Response {
     fn from(reply: Reply) -> Self {
-        Response {
-            reply: reply.into_bytes(),
-            close: false,
-            pending_write: None,
-        }
+        Response { reply: reply.into_bytes(), close: false, pending_write: None }
     }
 }
 
@@ -187,10 +174,7 @@ impl Command {
             ("SET", Command::Set),
             ("INSTCMD", Command::InstCmd),
         ];
-        TABLE
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(keyword))
-            .map(|(_, command)| *command)
+        TABLE.iter().find(|(name, _)| name.eq_ignore_ascii_case(keyword)).map(|(_, command)| *command)
     }
 
     /// Commands behind upsd's gate: USERNAME and PASSWORD must have been sent
@@ -198,12 +182,7 @@ impl Command {
     fn needs_credentials(self) -> bool {
         matches!(
             self,
-            Command::Login
-                | Command::Primary
-                | Command::Master
-                | Command::Fsd
-                | Command::Set
-                | Command::InstCmd
+            Command::Login | Command::Primary | Command::Master | Command::Fsd | Command::Set | Command::InstCmd
         )
     }
 }
@@ -250,8 +229,7 @@ pub fn handle_request(context: &ServerContext, session: &mut Session, tokens: &[
 const PROTOCOL_VERSION: &str = "1.3";
 
 /// upsd 2.8.0's `HELP` text, verbatim (it does not list PROTVER).
-const HELP: &str =
-    "Commands: HELP VER GET LIST SET INSTCMD LOGIN LOGOUT USERNAME PASSWORD STARTTLS";
+const HELP: &str = "Commands: HELP VER GET LIST SET INSTCMD LOGIN LOGOUT USERNAME PASSWORD STARTTLS";
 
 /// One request being answered: the shared context and the arguments after
 /// the keyword.
@@ -263,10 +241,7 @@ struct Request<'a> {
 impl Request<'_> {
     /// Argument `index`, or `INVALID-ARGUMENT` if the client sent fewer.
     fn arg(&self, index: usize) -> Result<&str, NutError> {
-        self.args
-            .get(index)
-            .copied()
-            .ok_or(NutError::InvalidArgument)
+        self.args.get(index).copied().ok_or(NutError::InvalidArgument)
     }
 
     /// For commands that take no arguments (upsd refuses any).

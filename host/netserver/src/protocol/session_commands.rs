@@ -25,11 +25,7 @@ pub(super) fn password(request: &Request<'_>, session: &mut Session) -> Result<R
 }
 
 fn allows(request: &Request<'_>, session: &Session, action: Action) -> bool {
-    request.context.users().allows(
-        session.username.as_deref(),
-        session.password.as_deref(),
-        action,
-    )
+    request.context.users().allows(session.username.as_deref(), session.password.as_deref(), action)
 }
 
 /// One LOGIN per connection; counts toward `NUMLOGINS` until disconnect.
@@ -43,10 +39,7 @@ pub(super) fn login(request: &Request<'_>, session: &mut Session) -> Result<Resp
     if !allows(request, session, Action::Login) {
         return Err(NutError::AccessDenied);
     }
-    request
-        .context
-        .clients
-        .set_login(session.client_id, device.name());
+    request.context.clients.set_login(session.client_id, device.name());
     session.login = Some(device.name().to_string());
     tracing::info!(
         user = session.username.as_deref().unwrap_or(""),
@@ -68,11 +61,7 @@ pub(super) fn logout(request: &Request<'_>) -> Result<Response, NutError> {
 
 /// `PRIMARY` and `MASTER` (its old name) only probe the right; either
 /// action word in upsd.users grants both.
-pub(super) fn primary(
-    request: &Request<'_>,
-    session: &Session,
-    granted: &str,
-) -> Result<Response, NutError> {
+pub(super) fn primary(request: &Request<'_>, session: &Session, granted: &str) -> Result<Response, NutError> {
     let ups = request.single_arg()?;
     request.device(ups)?;
     if !allows(request, session, Action::Primary) {

@@ -44,32 +44,16 @@ fn set_var(request: &Request<'_>, session: &Session) -> Result<Response, NutErro
     let device = request.device(ups)?;
     let snapshot = request.fresh_snapshot(&device)?;
     let users = request.context.users();
-    if !users.allows(
-        session.username.as_deref(),
-        session.password.as_deref(),
-        Action::Set,
-    ) {
+    if !users.allows(session.username.as_deref(), session.password.as_deref(), Action::Set) {
         return Err(NutError::AccessDenied);
     }
-    let (canonical, variable) = snapshot
-        .vars()
-        .find(|(known, _)| known.eq_ignore_ascii_case(name))
-        .ok_or(NutError::VarNotSupported)?;
+    let (canonical, variable) =
+        snapshot.vars().find(|(known, _)| known.eq_ignore_ascii_case(name)).ok_or(NutError::VarNotSupported)?;
     check_new_value(variable, value)?;
 
-    let handoff = request
-        .context
-        .control
-        .set_var(device.name(), canonical, value);
+    let handoff = request.context.control.set_var(device.name(), canonical, value);
     let what = format!("SET {canonical}");
-    let dispatched = dispatch(
-        request,
-        session,
-        device.name(),
-        &what,
-        handoff,
-        NutError::SetFailed,
-    )?;
+    let dispatched = dispatch(request, session, device.name(), &what, handoff, NutError::SetFailed)?;
     tracing::info!(
         user = session.username.as_deref().unwrap_or(""),
         client = %session.peer,
@@ -101,18 +85,12 @@ fn check_new_value(variable: &Variable, value: &str) -> Result<(), NutError> {
             return Err(NutError::TooLong);
         }
     }
-    if !variable.enum_values.is_empty()
-        && !variable.enum_values.iter().any(|allowed| allowed == value)
-    {
+    if !variable.enum_values.is_empty() && !variable.enum_values.iter().any(|allowed| allowed == value) {
         return Err(NutError::InvalidValue);
     }
     if !variable.ranges.is_empty() {
         let number = atoi(value);
-        if !variable
-            .ranges
-            .iter()
-            .any(|range| (range.min..=range.max).contains(&number))
-        {
+        if !variable.ranges.iter().any(|range| (range.min..=range.max).contains(&number)) {
             return Err(NutError::InvalidValue);
         }
     }
@@ -132,10 +110,7 @@ fn atoi(text: &str) -> i64 {
     let magnitude = digits
         .bytes()
         .take_while(u8::is_ascii_digit)
-        .fold(0i64, |acc, digit| {
-            acc.saturating_mul(10)
-                .saturating_add(i64::from(digit - b'0'))
-        });
+        .fold(0i64, |acc, digit| acc.saturating_mul(10).saturating_add(i64::from(digit - b'0')));
     if negative { -magnitude } else { magnitude }
 }
 
@@ -149,32 +124,16 @@ pub(super) fn instcmd(request: &Request<'_>, session: &mut Session) -> Result<Re
     };
     let device = request.device(ups)?;
     let snapshot = request.fresh_snapshot(&device)?;
-    let canonical = snapshot
-        .commands()
-        .find(|known| known.eq_ignore_ascii_case(name))
-        .ok_or(NutError::CmdNotSupported)?;
+    let canonical =
+        snapshot.commands().find(|known| known.eq_ignore_ascii_case(name)).ok_or(NutError::CmdNotSupported)?;
     let users = request.context.users();
-    if !users.allows_instcmd(
-        session.username.as_deref(),
-        session.password.as_deref(),
-        canonical,
-    ) {
+    if !users.allows_instcmd(session.username.as_deref(), session.password.as_deref(), canonical) {
         return Err(NutError::AccessDenied);
     }
 
-    let handoff = request
-        .context
-        .control
-        .instcmd(device.name(), canonical, argument);
+    let handoff = request.context.control.instcmd(device.name(), canonical, argument);
     let what = format!("INSTCMD {canonical}");
-    let dispatched = dispatch(
-        request,
-        session,
-        device.name(),
-        &what,
-        handoff,
-        NutError::InstcmdFailed,
-    )?;
+    let dispatched = dispatch(request, session, device.name(), &what, handoff, NutError::InstcmdFailed)?;
     tracing::info!(
         user = session.username.as_deref().unwrap_or(""),
         client = %session.peer,

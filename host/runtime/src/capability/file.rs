@@ -37,10 +37,7 @@ fn io_error(e: std::io::Error) -> FileError {
 }
 
 fn millis(t: std::io::Result<std::time::SystemTime>) -> u64 {
-    t.ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    t.ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl Host for FileCapability {

@@ -43,11 +43,7 @@ impl LogCapability {
 
 /// Make plugin text safe for a log line: no control characters, bounded length.
 fn sanitize(message: &str) -> String {
-    let mut out: String = message
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_LINE)
-        .collect();
+    let mut out: String = message.chars().map(|c| if c.is_control() { ' ' } else { c }).take(MAX_LINE).collect();
     if message.chars().count() > MAX_LINE {
         out.push('…');
     }

@@ -14,9 +14,9 @@ use hazel_state::{Availability, DeviceState, Snapshot};
 /// workspace's release output. Missing plugins fail the test with a hint:
 /// `cargo xtask test` builds them first.
 pub fn plugin_dir() -> PathBuf {
-    std::env::var_os("HAZEL_PLUGIN_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../plugins/target/wasm32-wasip2/release")
-    })
+    std::env::var_os("HAZEL_PLUGIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../plugins/target/wasm32-wasip2/release"))
 }
 
 /// Path of a built plugin by file stem.
@@ -28,7 +28,11 @@ pub fn plugin_path(name: &str) -> PathBuf {
 
 /// Limits short enough for tests to see faults quickly.
 pub fn test_limits() -> Limits {
-    Limits { memory_bytes: 16 << 20, call_timeout: Duration::from_millis(300), init_timeout: Duration::from_millis(500) }
+    Limits {
+        memory_bytes: 16 << 20,
+        call_timeout: Duration::from_millis(300),
+        init_timeout: Duration::from_millis(500),
+    }
 }
 
 /// A runtime with test limits and no cache.
@@ -75,7 +79,9 @@ pub async fn wait_for(state: &DeviceState, what: &str, mut cond: impl FnMut(&Sna
         match tokio::time::timeout_at(deadline, rx.changed()).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => panic!("device '{}' state closed while waiting for: {what}", state.name()),
-            Err(_) => panic!("timed out waiting for: {what}; last state of '{}': {:?}", state.name(), snapshot.availability),
+            Err(_) => {
+                panic!("timed out waiting for: {what}; last state of '{}': {:?}", state.name(), snapshot.availability)
+            }
         }
     }
 }
