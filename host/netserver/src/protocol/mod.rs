@@ -228,6 +228,9 @@ pub fn handle_request(context: &ServerContext, session: &mut Session, tokens: &[
 /// `NETVER`/`PROTVER`: the protocol version upsd 2.8.0 speaks.
 const PROTOCOL_VERSION: &str = "1.3";
 
+/// upsd declares data stale only once it is older than MAXAGE plus one second.
+const STALE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// upsd 2.8.0's `HELP` text, verbatim (it does not list PROTVER).
 const HELP: &str = "Commands: HELP VER GET LIST SET INSTCMD LOGIN LOGOUT USERNAME PASSWORD STARTTLS";
 
@@ -267,7 +270,8 @@ impl Request<'_> {
 
     /// The device's data if it may be served: its plugin runs
     /// (`DRIVER-NOT-CONNECTED` otherwise) and its data is fresh, i.e. it
-    /// reported within `MAXAGE` (`DATA-STALE` otherwise, also while starting).
+    /// reported within `MAXAGE` plus upsd's one grace second (`DATA-STALE`
+    /// otherwise, also while starting).
     fn fresh_snapshot(&self, device: &DeviceState) -> Result<Arc<Snapshot>, NutError> {
         if !self.context.control.is_connected(device.name()) {
             return Err(NutError::DriverNotConnected);
@@ -277,7 +281,7 @@ impl Request<'_> {
             return Err(NutError::DataStale);
         }
         match snapshot.last_update {
-            Some(at) if at.elapsed() <= self.context.maxage() => Ok(snapshot),
+            Some(at) if at.elapsed() <= self.context.maxage() + STALE_GRACE => Ok(snapshot),
             _ => Err(NutError::DataStale),
         }
     }

@@ -666,7 +666,11 @@ async fn freshness_gates() {
     assert_eq!(ask(&harness, &mut s, "GET VAR old ups.status").await, "VAR old ups.status \"OL\"\n");
     let zero_maxage = UpsdConf { maxage: std::time::Duration::ZERO, ..UpsdConf::default() };
     harness.context.apply_conf(&zero_maxage);
+    // upsd's grace second: just past MAXAGE the data is still served...
     std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(ask(&harness, &mut s, "GET VAR old ups.status").await, "VAR old ups.status \"OL\"\n");
+    // ...and stale once older than MAXAGE + 1 s.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     assert_eq!(ask(&harness, &mut s, "GET VAR old ups.status").await, "ERR DATA-STALE\n");
     assert_eq!(ask(&harness, &mut s, "GET UPSDESC old").await, "UPSDESC old \"Unavailable\"\n");
     assert!(ask(&harness, &mut s, "LIST UPS").await.contains("UPS old \"Description unavailable\"\n"));
