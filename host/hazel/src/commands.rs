@@ -14,12 +14,14 @@ use crate::host_settings::HostSettings;
 use crate::nut_control::DeviceRouter;
 use hazel_netserver::{Server, ServerContext, UpsdConf, Users};
 
+/// The plugin runtime as `hazel.toml` configures it.
+fn new_runtime(settings: &HostSettings) -> anyhow::Result<Arc<Runtime>> {
+    Ok(Runtime::new(RuntimeConfig { cache_dir: Some(settings.cache_dir()), limits: settings.limits.runtime_limits() })?)
+}
+
 /// Create the runtime and load every plugin in the search path.
 pub async fn open_plugins(settings: &HostSettings) -> anyhow::Result<(Arc<Runtime>, PluginCatalog)> {
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(settings.cache_dir()),
-        limits: settings.limits.runtime_limits(),
-    })?;
+    let runtime = new_runtime(settings)?;
     let catalog = PluginCatalog::scan(&runtime, &settings.plugin_search_path()).await;
     for problem in catalog.problems() {
         tracing::warn!("plugin not loaded: {problem}");
@@ -171,10 +173,7 @@ pub async fn check_config(confdir: &Path) -> anyhow::Result<ExitCode> {
 /// `hazel plugin inspect FILE`.
 pub async fn inspect_plugin(confdir: &Path, file: &Path) -> anyhow::Result<ExitCode> {
     let settings = HostSettings::load(confdir).unwrap_or_default();
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(settings.cache_dir()),
-        limits: settings.limits.runtime_limits(),
-    })?;
+    let runtime = new_runtime(&settings)?;
     let plugin = Plugin::load(&runtime, file).await?;
     print!("{}", describe_plugin(&plugin));
     Ok(ExitCode::SUCCESS)

@@ -154,31 +154,24 @@ pub fn classify_import(import: &str) -> ImportKind {
     }
 }
 
-/// Check every import of a plugin against `grants`. Returns the first problem.
+/// Check every import of a plugin against `grants`. Returns the first
+/// ungranted or unsupported import, or else every forbidden one at once.
 pub fn check_imports<'a>(imports: impl IntoIterator<Item = &'a str>, grants: &Grants) -> Result<(), ImportError> {
     let mut forbidden = Vec::new();
     for import in imports {
-        let Some((package, interface, version)) = split_import(import) else {
-            forbidden.push(import.to_string());
-            continue;
-        };
-        if package == PACKAGE {
-            if !version_compatible(version) {
-                return Err(ImportError::Unsupported { import: import.to_string() });
-            }
-            match grants.allows(interface) {
-                Some(true) => {}
-                Some(false) => {
+        match classify_import(import) {
+            ImportKind::Capability(capability) => {
+                if grants.allows(&capability) != Some(true) {
                     return Err(ImportError::NotGranted {
-                        capability: interface.to_string(),
+                        capability,
                         import: import.to_string(),
                         granted: grants.capability_names().join(", "),
                     });
                 }
-                None => return Err(ImportError::Unsupported { import: import.to_string() }),
             }
-        } else if !INERT_WASI.contains(&format!("{package}/{interface}").as_str()) {
-            forbidden.push(import.to_string());
+            ImportKind::InertWasi => {}
+            ImportKind::Forbidden => forbidden.push(import.to_string()),
+            ImportKind::Unsupported => return Err(ImportError::Unsupported { import: import.to_string() }),
         }
     }
     if forbidden.is_empty() { Ok(()) } else { Err(ImportError::Forbidden { imports: forbidden }) }
