@@ -27,6 +27,7 @@ const CASES: &[(&str, &str)] = &[
     ("pulsar", "shared:MGE_UPS_SYSTEMS__Pulsar_1500__mge-shut__2.6.5__01.dev"),
     ("minimal", "facts:minimal.dev"),
     ("edge", "facts:edge.dev"),
+    ("edge3", "facts:edge3.dev"),
     ("types", "facts:types.dev"),
     ("mirror1", "facts:mirror1.dev"),
     ("mirror2", "facts:mirror2.dev"),

@@ -729,91 +729,15 @@ fn configured_mode_is_published_as_written() {
     assert!(has_value(&device.update(&mut host).unwrap(), "driver.parameter.mode", "dummy"));
 }
 
-/// Conformance with real NUT 2.8.0: replay the files the facts were
-/// captured with and compare every variable the plugin publishes (all but
-/// the host's `driver.*`) and the commands with `LIST VAR`, `GET TYPE` and
-/// `LIST CMD` (tests/nut-facts/captures/<name>.raw.txt).
+/// Behaviour observed in real NUT 2.8.0 (tests/nut-facts). The full
+/// comparison with NUT's captures runs through the host, on the built
+/// component: host/hazel/tests/dummy_matches_nut.rs.
 mod conformance {
     use super::*;
     use std::path::PathBuf;
 
     fn repo_root() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-    }
-
-    fn unquote(s: &str) -> String {
-        let inner = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s);
-        let mut out = String::new();
-        let mut chars = inner.chars();
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                if let Some(next) = chars.next() {
-                    out.push(next);
-                }
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    }
-
-    /// Variables the plugin (not the host) publishes.
-    fn plugin_publishes(name: &str) -> bool {
-        !name.starts_with("driver.") || name == "driver.parameter.mode"
-    }
-
-    fn check(name: &str, file: PathBuf) -> Vec<String> {
-        let Ok(content) = std::fs::read(&file) else {
-            std::eprintln!("skipping {name}: {} not found", file.display());
-            return Vec::new();
-        };
-        let capture = repo_root().join(format!("tests/nut-facts/captures/{name}.raw.txt"));
-        let capture = std::fs::read_to_string(&capture).unwrap();
-
-        let port = format!("{name}.dev");
-        let mut host = FakeHost::with_bytes(&port, &content);
-        let mut device = open(&port, &mut host);
-        let mut nut = Published::default();
-        for _ in 0..3 {
-            nut.apply(&device.update(&mut host).unwrap());
-            host.advance_seconds(2);
-        }
-
-        let mut differences = Vec::new();
-        let mut expected_vars = BTreeSet::new();
-        let mut expected_commands = BTreeSet::new();
-        for line in capture.lines() {
-            let words: Vec<&str> = line.splitn(4, ' ').collect();
-            match words.as_slice() {
-                ["VAR", ups, var, value] if *ups == name && plugin_publishes(var) => {
-                    expected_vars.insert(var.to_ascii_lowercase());
-                    let value = unquote(value);
-                    if nut.value(var) != Some(value.as_str()) {
-                        differences.push(format!("{name}: {var} = {:?}, NUT: {value:?}", nut.value(var)));
-                    }
-                }
-                ["TYPE", ups, var, words] if *ups == name && plugin_publishes(var) => {
-                    if let Some(ours) = nut.type_words(var)
-                        && ours != *words
-                    {
-                        differences.push(format!("{name}: TYPE {var} = {ours}, NUT: {words}"));
-                    }
-                }
-                ["CMD", ups, command] if *ups == name => {
-                    expected_commands.insert(command.to_string());
-                }
-                _ => {}
-            }
-        }
-        for (key, (var, value, _)) in &nut.vars {
-            if !expected_vars.contains(key) {
-                differences.push(format!("{name}: extra {var} = {value:?}"));
-            }
-        }
-        if nut.commands != expected_commands {
-            differences.push(format!("{name}: commands {:?}, NUT: {expected_commands:?}", nut.commands));
-        }
-        differences
     }
 
     #[test]
@@ -849,37 +773,5 @@ mod conformance {
             assert_eq!(nut.value(var), value, "{var}");
         }
         assert_eq!(nut.alarms, vec!["something".to_string()]);
-    }
-
-    #[test]
-    fn publishes_what_nut_dummy_ups_publishes() {
-        let facts = |file: &str| repo_root().join("tests/nut-facts/inputs").join(file);
-        // Real device dumps; outside the repository, checked when present.
-        let shared = |file: &str| repo_root().join("../shared/data/nut-ddl").join(file);
-        let cases = [
-            ("minimal", facts("minimal.dev")),
-            ("edge", facts("edge.dev")),
-            ("edge3", facts("edge3.dev")),
-            ("types", facts("types.dev")),
-            ("mirror1", facts("mirror1.dev")),
-            ("mirror2", facts("mirror2.dev")),
-            ("mirror3", facts("mirror3.dev")),
-            ("emptystatus", facts("emptystatus.dev")),
-            ("nostatus", facts("nostatus.dev")),
-            ("apc", shared("APC__Back-UPS_BK650M2-CH__usbhid-ups__2.8.0__01.dev")),
-            ("epdu", shared("Eaton__EPDU_MI_38U-A__snmp-ups__2.7.4__01.dev")),
-            ("cp1500", shared("Cyber_Power_Systems__CP1500EPFCLCD__usbhid-ups__2.7.3__01.dev")),
-            ("digitus", shared("Digitus__DN-170076__nutdrv_qx__2.7.4__02.dev")),
-            ("viper", shared("Fideltronik_INIGO__Viper_1200__nutdrv_qx__2.7.3.1__01.dev")),
-            ("smartrt", shared("APC__Smart-UPS_RT_2000_XL__apcsmart__2.6.4__02.dev")),
-            ("inverter", shared("INVERTER__Atlantic_Star_T3__megatec__2.0.4__01.dev")),
-            ("e93ps", shared("Eaton__93PS__snmp-ups__2.7.3-167-g0a00ddb__01.dev")),
-            ("pulsar", shared("MGE_UPS_SYSTEMS__Pulsar_1500__mge-shut__2.6.5__01.dev")),
-        ];
-        let mut differences = Vec::new();
-        for (name, file) in cases {
-            differences.extend(check(name, file));
-        }
-        assert!(differences.is_empty(), "{} differences from real NUT:\n{}", differences.len(), differences.join("\n"));
     }
 }
