@@ -58,11 +58,6 @@ impl CompiledCache {
         Ok(CompiledCache { dir: dir.to_path_buf() })
     }
 
-    /// The cache directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Where the compiled form of a plugin with `digest` lives for `engine`.
     #[cfg(feature = "compiler")]
     pub fn entry_path(&self, engine: &Engine, digest: &str) -> PathBuf {

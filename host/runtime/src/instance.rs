@@ -131,11 +131,6 @@ impl DeviceInstance {
         Ok(DeviceInstance { store, bindings, limits, poisoned: false })
     }
 
-    /// Whether an earlier fault made this instance unusable.
-    pub fn is_poisoned(&self) -> bool {
-        self.poisoned
-    }
-
     /// `describe()`.
     pub async fn describe(&mut self) -> Result<Description, CallError> {
         guarded!(self, self.limits.call_timeout, |driver, store| driver.call_describe(store))

@@ -171,11 +171,6 @@ impl Snapshot {
         self.commands.iter().map(|c| c.as_str())
     }
 
-    /// Status tokens as the plugin last reported them (before composition).
-    pub fn status_tokens(&self) -> &[String] {
-        &self.status_tokens
-    }
-
     /// Apply one edit. Returns whether anything visible changed.
     pub fn apply(&mut self, edit: Edit) -> bool {
         match edit {
