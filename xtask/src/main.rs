@@ -91,6 +91,24 @@ fn ensure_debian_packages(packages: &[&str], programs: &[&str]) -> anyhow::Resul
     run(&mut install)
 }
 
+/// NUT's clients (`nut-client`) and its upsd and drivers (`nut-server`).
+fn ensure_nut() -> anyhow::Result<()> {
+    ensure_debian_packages(&["nut-client", "nut-server"], &["upsc", "upscmd", "upsrw", "/usr/sbin/upsd", "/lib/nut/dummy-ups"])
+}
+
+/// `pip install` the Python modules in `modules` that `python3` cannot import.
+fn ensure_python_packages(modules: &[&str]) -> anyhow::Result<()> {
+    let missing: Vec<&str> = modules
+        .iter()
+        .copied()
+        .filter(|m| !Command::new("python3").args(["-c", &format!("import {m}")]).output().is_ok_and(|o| o.status.success()))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    run(Command::new("python3").args(["-m", "pip", "install", "--quiet"]).args(&missing))
+}
+
 fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
@@ -135,8 +153,10 @@ fn demo(root: &Path) -> anyhow::Result<()> {
 
 fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     let plugin_dir = build_plugins(root)?;
-    // End-to-end tests talk to Hazel with NUT's own clients.
-    ensure_debian_packages(&["nut-client"], &["upsc"])?;
+    // End-to-end tests talk to Hazel with NUT's own clients and the aionut library, and
+    // compare Hazel with NUT's own upsd and dummy-ups.
+    ensure_nut()?;
+    ensure_python_packages(&["aionut"])?;
     // Plugin logic is plain Rust: its unit tests run natively.
     let host_target = host_triple()?;
     run(cargo().current_dir(root.join("plugins")).args(["test", "--target", &host_target, "--workspace"]))?;
@@ -152,6 +172,8 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
 
 fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     build_plugins(root)?;
+    // Benchmarks run real upsd beside Hazel.
+    ensure_nut()?;
     // A separate target dir: a release build holds cargo's lock on its target dir for
     // minutes, and must not block debug builds and tests meanwhile.
     let target = root.join("target/bench");
