@@ -11,6 +11,7 @@ use hazel_state::StateStore;
 use tokio::sync::Notify;
 
 use crate::control::DeviceControl;
+use crate::tls::ServerTls;
 use crate::tracking::TrackingTable;
 use crate::upsd_conf::UpsdConf;
 use crate::users::Users;
@@ -124,6 +125,8 @@ pub struct ServerContext {
     fsd: Mutex<HashSet<String>>,
     pub(crate) clients: Arc<ClientRegistry>,
     pub(crate) tracking: Arc<TrackingTable>,
+    /// Certificate and key for `STARTTLS`; without them it is refused.
+    pub(crate) tls: Option<ServerTls>,
 }
 
 impl std::fmt::Debug for ServerContext {
@@ -131,6 +134,7 @@ impl std::fmt::Debug for ServerContext {
         f.debug_struct("ServerContext")
             .field("identity", &self.identity)
             .field("maxage", &self.maxage())
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -149,6 +153,7 @@ impl ServerContext {
             fsd: Mutex::new(HashSet::new()),
             clients: Arc::new(ClientRegistry::default()),
             tracking: Arc::new(TrackingTable::new(conf.tracking_delay)),
+            tls: None,
         }
     }
 
@@ -156,6 +161,18 @@ impl ServerContext {
     pub fn with_identity(mut self, identity: ServerIdentity) -> Self {
         self.identity = identity;
         self
+    }
+
+    /// Offer `STARTTLS` with this certificate (without one, clients are
+    /// answered `ERR FEATURE-NOT-CONFIGURED` and stay in plain text).
+    pub fn with_tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Whether `STARTTLS` is offered.
+    pub fn tls_configured(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// Apply a reloaded `upsd.users` (takes effect for the next request).

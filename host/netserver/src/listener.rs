@@ -6,6 +6,9 @@
 //! like any other. A connection that completes no request for 60 s is closed
 //! (upsd's fixed idle limit), and so is one whose client stops reading our
 //! replies. Nothing one client sends can affect another.
+//!
+//! After `OK STARTTLS` the same loop runs over TLS (rustls, whose buffers
+//! are bounded too), with the same session, deadlines and MAXCONN slot.
 
 use std::future::Future;
 use std::io;
@@ -14,11 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hazel_nutconf::parseconf::Tokenizer;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_rustls::server::TlsStream;
 
 use crate::context::ServerContext;
 use crate::protocol::{Session, handle_request};
@@ -279,33 +283,103 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(mut self, mut stop: watch::Receiver<bool>) {
+    async fn serve(self, stop: watch::Receiver<bool>) {
+        let Connection { context, mut stream, peer, idle_timeout, _slot } = self;
         // Replies are small and clients wait for each one.
-        if let Err(error) = self.stream.set_nodelay(true) {
-            tracing::debug!(client = %self.peer, %error, "cannot set TCP_NODELAY");
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(client = %peer, %error, "cannot set TCP_NODELAY");
         }
-        let mut session = Session::new(&self.context, self.peer.ip());
+        let session = Session::new(&context, peer.ip());
         let kick = session.kick_signal();
-        let mut tokenizer = Tokenizer::new();
-        let mut buffer = vec![0u8; READ_BUFFER];
-        let mut deadline = Instant::now() + self.idle_timeout;
-        tracing::debug!(client = %self.peer, "client connected");
+        let mut exchange = Exchange {
+            context: context.clone(),
+            peer,
+            idle_timeout,
+            session,
+            kick,
+            stop,
+            tokenizer: Tokenizer::new(),
+            buffer: vec![0u8; READ_BUFFER],
+            deadline: Instant::now() + idle_timeout,
+        };
+        tracing::debug!(client = %peer, "client connected");
 
-        let reason = 'connection: loop {
+        let reason = match exchange.run(&mut stream).await {
+            Ended::Closed(reason) => {
+                close(&mut stream).await;
+                reason
+            }
+            Ended::StartTls => match exchange.handshake(stream).await {
+                Ok(mut tls) => {
+                    let (_, connection) = tls.get_ref();
+                    tracing::info!(
+                        client = %peer,
+                        version = ?connection.protocol_version(),
+                        cipher = ?connection.negotiated_cipher_suite().map(|suite| suite.suite()),
+                        "TLS session established"
+                    );
+                    let reason = match exchange.run(&mut tls).await {
+                        Ended::Closed(reason) => reason,
+                        // The session refuses a second STARTTLS (ALREADY-SSL-MODE).
+                        Ended::StartTls => "STARTTLS inside TLS",
+                    };
+                    close(&mut tls).await;
+                    reason
+                }
+                Err(reason) => reason,
+            },
+        };
+        tracing::debug!(client = %peer, reason, "client disconnected");
+    }
+}
+
+/// Best effort: a clean end (TLS close_notify, then FIN) after LOGOUT;
+/// errors mean the peer is gone anyway.
+async fn close<S: AsyncWrite + Unpin>(stream: &mut S) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
+}
+
+/// How one stretch of a connection (plain text, or TLS) ended.
+enum Ended {
+    /// The connection is over, for this reason.
+    Closed(&'static str),
+    /// `OK STARTTLS` was sent: the client's TLS handshake comes next.
+    StartTls,
+}
+
+/// The request/reply loop of one connection, kept across the switch to TLS:
+/// the session, the idle deadline and the tokenizer carry over.
+struct Exchange {
+    context: Arc<ServerContext>,
+    peer: SocketAddr,
+    idle_timeout: Duration,
+    session: Session,
+    kick: Arc<tokio::sync::Notify>,
+    stop: watch::Receiver<bool>,
+    tokenizer: Tokenizer,
+    buffer: Vec<u8>,
+    deadline: Instant,
+}
+
+impl Exchange {
+    /// Read requests from `stream` and write each reply with one write until
+    /// the connection ends or the client is to start TLS.
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(&mut self, stream: &mut S) -> Ended {
+        loop {
             let read = tokio::select! {
-                read = tokio::time::timeout_at(deadline, self.stream.read(&mut buffer)) => read,
-                () = stopped(&mut stop) => break 'connection "server shutting down",
-                () = kick.notified() => break 'connection "its device was removed",
+                read = tokio::time::timeout_at(self.deadline, stream.read(&mut self.buffer)) => read,
+                () = stopped(&mut self.stop) => return Ended::Closed("server shutting down"),
+                () = self.kick.notified() => return Ended::Closed("its device was removed"),
             };
-            let received = match read {
-                Err(_) => break 'connection "idle too long",
-                Ok(Ok(0)) => break 'connection "closed by client",
-                Ok(Ok(count)) => buffer.get(..count).unwrap_or(&[]),
-                Ok(Err(_)) => break 'connection "read error",
+            let count = match read {
+                Err(_) => return Ended::Closed("idle too long"),
+                Ok(Ok(0)) => return Ended::Closed("closed by client"),
+                Ok(Ok(count)) => count,
+                Ok(Err(_)) => return Ended::Closed("read error"),
             };
-            let mut rest = received;
+            let mut rest = self.buffer.get(..count).unwrap_or(&[]);
             while !rest.is_empty() {
-                let (used, event) = tokenizer.push(rest);
+                let (used, event) = self.tokenizer.push(rest);
                 rest = rest.get(used..).unwrap_or(&[]);
                 let response = match event {
                     None => continue,
@@ -316,27 +390,74 @@ impl Connection {
                     }
                     Some(Ok(line)) => {
                         let tokens: Vec<&str> = line.tokens().collect();
-                        handle_request(&self.context, &mut session, &tokens)
+                        handle_request(&self.context, &mut self.session, &tokens)
                     }
                 };
-                deadline = Instant::now() + self.idle_timeout;
+                self.deadline = Instant::now() + self.idle_timeout;
                 if let Some(pending_write) = response.pending_write {
                     // Runs on after this connection ends: the device still
                     // reports, and tracking records it.
                     tokio::spawn(pending_write);
                 }
-                match tokio::time::timeout(WRITE_TIMEOUT, self.stream.write_all(&response.reply)).await {
+                // One write of the whole reply; over TLS the flush pushes
+                // out the records it became.
+                let written = async {
+                    stream.write_all(&response.reply).await?;
+                    stream.flush().await
+                };
+                match tokio::time::timeout(WRITE_TIMEOUT, written).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(_)) => break 'connection "write error",
-                    Err(_) => break 'connection "client stopped reading",
+                    Ok(Err(_)) => return Ended::Closed("write error"),
+                    Err(_) => return Ended::Closed("client stopped reading"),
                 }
                 if response.close {
-                    break 'connection "logged out";
+                    return Ended::Closed("logged out");
+                }
+                if response.start_tls {
+                    if !rest.is_empty() {
+                        // Bytes sent before the client could see `OK STARTTLS`
+                        // are not a handshake; treating them as commands or
+                        // as TLS would let an attacker inject plain text into
+                        // the protected session.
+                        tracing::warn!(
+                            client = %self.peer,
+                            "client sent more data after STARTTLS before the TLS handshake; closing"
+                        );
+                        return Ended::Closed("data after STARTTLS");
+                    }
+                    return Ended::StartTls;
                 }
             }
+        }
+    }
+
+    /// The TLS handshake after `OK STARTTLS`, bounded by the idle deadline.
+    /// A failure is logged with the client's address and ends only this
+    /// connection.
+    async fn handshake(&mut self, stream: TcpStream) -> Result<TlsStream<TcpStream>, &'static str> {
+        let Some(tls) = self.context.tls.clone() else {
+            // The session accepts STARTTLS only with a certificate.
+            return Err("STARTTLS without a certificate");
         };
-        tracing::debug!(client = %self.peer, reason, "client disconnected");
-        // Best effort: a clean FIN after LOGOUT; errors mean the peer is gone anyway.
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.stream.shutdown()).await;
+        let accept = tls.acceptor().accept(stream);
+        let outcome = tokio::select! {
+            outcome = tokio::time::timeout_at(self.deadline, accept) => outcome,
+            () = stopped(&mut self.stop) => return Err("server shutting down"),
+            () = self.kick.notified() => return Err("its device was removed"),
+        };
+        match outcome {
+            Ok(Ok(tls)) => {
+                self.deadline = Instant::now() + self.idle_timeout;
+                Ok(tls)
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(client = %self.peer, %error, "TLS handshake failed");
+                Err("TLS handshake failed")
+            }
+            Err(_) => {
+                tracing::warn!(client = %self.peer, "TLS handshake not completed in time");
+                Err("TLS handshake timed out")
+            }
+        }
     }
 }

@@ -3,7 +3,8 @@
 //! One directive per line, `NAME value…` on NUT's tokenizer, names upper-case
 //! and case-sensitive (except `DEBUG_MIN`), as in NUT `server/conf.c` (spec
 //! `net-protocol.md` §7). Unknown and obsolete directives become
-//! [`Warning`]s; a directive with a missing or malformed value is an
+//! [`Warning`]s, and so do the TLS settings of upsd's NSS build (`CERTPATH`,
+//! `CERTIDENT`: Hazel takes a PEM `CERTFILE`); a directive with a missing or malformed value is an
 //! [`UpsdConfError`] naming the file and line (upsd only logs those and
 //! carries on with its default, which for `LISTEN` or `MAXAGE` is rarely what
 //! the administrator meant).
@@ -254,6 +255,7 @@ impl UpsdConf {
             }
             "CERTPATH" => {
                 self.certpath = Some(directive.path_arg(0)?);
+                self.warnings.push(directive.nss_only());
                 1
             }
             "CERTIDENT" => {
@@ -261,10 +263,16 @@ impl UpsdConf {
                 let name = directive.text(0, expected)?.to_string();
                 let password = directive.text(1, expected)?.to_string();
                 self.certident = Some(CertIdent { name, password });
+                self.warnings.push(directive.nss_only());
                 2
             }
             "CERTREQUEST" => {
-                self.certrequest = Some(directive.cert_request(0)?);
+                let request = directive.cert_request(0)?;
+                if request != CertRequest::No {
+                    let message = "CERTREQUEST ignored: Hazel does not ask TLS clients for certificates";
+                    self.warnings.push(Warning::new(directive.line, message));
+                }
+                self.certrequest = Some(request);
                 1
             }
             "LISTEN" => {
@@ -311,6 +319,16 @@ impl Directive<'_> {
             expected,
             found: self.args.get(index).map_or_else(|| "nothing".to_string(), |arg| format!("{arg:?}")),
         }
+    }
+
+    /// NSS-build settings (certificate database) that Hazel reads but cannot use.
+    fn nss_only(&self) -> Warning {
+        let message = format!(
+            "{} ignored: it configures upsd's NSS certificate database; Hazel supports only CERTFILE \
+             (one PEM file with the certificate chain and private key) or [tls] in hazel.toml",
+            self.name
+        );
+        Warning::new(self.line, message)
     }
 
     fn text(&self, index: usize, expected: &'static str) -> Result<&str, UpsdConfError> {
@@ -440,7 +458,11 @@ debug_min 3
         );
         assert_eq!(conf.listen_addrs(), conf.listen);
         assert_eq!(conf.debug_min, Some(3));
-        assert!(conf.warnings.is_empty(), "{:?}", conf.warnings);
+        // The NSS settings and CERTREQUEST are read but cannot be honoured.
+        let warned: Vec<(usize, &str)> =
+            conf.warnings.iter().map(|w| (w.line, w.message.split(' ').next().unwrap_or(""))).collect();
+        assert_eq!(warned, [(11, "CERTPATH"), (12, "CERTIDENT"), (13, "CERTREQUEST")]);
+        assert!(conf.warnings[0].message.contains("only CERTFILE"), "{}", conf.warnings[0]);
     }
 
     #[test]

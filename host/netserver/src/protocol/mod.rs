@@ -37,6 +37,8 @@ pub struct Session {
     /// Device name (configured spelling) after a successful `LOGIN`.
     login: Option<String>,
     tracking: bool,
+    /// `STARTTLS` was accepted: the connection is (or is about to be) TLS.
+    tls: bool,
     client_id: u64,
     kick: Arc<Notify>,
     clients: Arc<ClientRegistry>,
@@ -49,7 +51,17 @@ impl Session {
         let peer = peer.to_canonical();
         let clients = context.clients.clone();
         let (client_id, kick) = clients.register(peer);
-        Session { peer, username: None, password: None, login: None, tracking: false, client_id, kick, clients }
+        Session {
+            peer,
+            username: None,
+            password: None,
+            login: None,
+            tracking: false,
+            tls: false,
+            client_id,
+            kick,
+            clients,
+        }
     }
 
     /// The client's address.
@@ -72,6 +84,11 @@ impl Session {
         self.tracking
     }
 
+    /// Whether `STARTTLS` was accepted on this connection.
+    pub fn tls(&self) -> bool {
+        self.tls
+    }
+
     /// Notified when the server wants this connection closed (its device
     /// was removed from the configuration).
     pub fn kick_signal(&self) -> Arc<Notify> {
@@ -88,6 +105,7 @@ impl std::fmt::Debug for Session {
             .field("password_set", &self.password.is_some())
             .field("login", &self.login)
             .field("tracking", &self.tracking)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -110,6 +128,9 @@ pub struct Response {
     pub close: bool,
     /// A write handed to a device: drive it to completion (e.g. spawn it).
     pub pending_write: Option<PendingWrite>,
+    /// `STARTTLS` accepted: after writing the reply, the next bytes on the
+    /// connection are the client's TLS handshake.
+    pub start_tls: bool,
 }
 
 impl std::fmt::Debug for Response {
@@ -118,13 +139,14 @@ impl std::fmt::Debug for Response {
             .field("reply", &String::from_utf8_lossy(&self.reply))
             .field("close", &self.close)
             .field("pending_write", &self.pending_write.is_some())
+            .field("start_tls", &self.start_tls)
             .finish()
     }
 }
 
 impl From<Reply> for Response {
     fn from(reply: Reply) -> Self {
-        Response { reply: reply.into_bytes(), close: false, pending_write: None }
+        Response { reply: reply.into_bytes(), close: false, pending_write: None, start_tls: false }
     }
 }
 
@@ -209,7 +231,7 @@ pub fn handle_request(context: &ServerContext, session: &mut Session, tokens: &[
         Command::Ver => request.no_args(|| Reply::single(&context.identity.banner())),
         Command::NetVer => request.no_args(|| Reply::single(PROTOCOL_VERSION)),
         Command::Help => request.no_args(|| Reply::single(HELP)),
-        Command::StartTls => Err(NutError::FeatureNotConfigured),
+        Command::StartTls => session_commands::start_tls(&request, session),
         Command::Get => get::get(&request, session).map(Response::from),
         Command::List => list::list(&request).map(Response::from),
         Command::Username => session_commands::username(&request, session),

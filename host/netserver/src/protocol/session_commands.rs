@@ -1,5 +1,5 @@
-//! `USERNAME`, `PASSWORD`, `LOGIN`, `LOGOUT`, `PRIMARY`/`MASTER` and `FSD`
-//! (upsd `netuser.c`, `netmisc.c`).
+//! `USERNAME`, `PASSWORD`, `LOGIN`, `LOGOUT`, `PRIMARY`/`MASTER`, `FSD` and
+//! `STARTTLS` (upsd `netuser.c`, `netmisc.c`, `netssl.c`).
 
 use super::reply::{NutError, Reply};
 use super::{Request, Response, Session};
@@ -86,4 +86,20 @@ pub(super) fn fsd(request: &Request<'_>, session: &Session) -> Result<Response, 
     );
     request.context.latch_fsd(device.name());
     Ok(Reply::single("OK FSD-SET").into())
+}
+
+/// Accepts the switch to TLS when a certificate is configured; the connection
+/// task does the handshake after writing `OK STARTTLS`. As upsd, arguments are
+/// ignored, and a second `STARTTLS` is refused before the certificate check.
+pub(super) fn start_tls(request: &Request<'_>, session: &mut Session) -> Result<Response, NutError> {
+    if session.tls {
+        return Err(NutError::AlreadySslMode);
+    }
+    if request.context.tls.is_none() {
+        return Err(NutError::FeatureNotConfigured);
+    }
+    session.tls = true;
+    let mut response = Response::from(Reply::single("OK STARTTLS"));
+    response.start_tls = true;
+    Ok(response)
 }

@@ -11,6 +11,7 @@ use hazel_state::{DeviceState, Edit, StateStore, ValueRange, VarMeta};
 use super::{Response, Session, handle_request};
 use crate::context::{ServerContext, ServerIdentity};
 use crate::control::{Completion, ControlError, DeviceControl, HandoffError};
+use crate::tls::ServerTls;
 use crate::upsd_conf::UpsdConf;
 use crate::users::Users;
 
@@ -131,6 +132,17 @@ impl Harness {
         let users = Users::parse("upsd.users", USERS).expect("test users");
         let context = ServerContext::new(store.clone(), devices.clone(), users, &UpsdConf::default());
         Harness { store, devices, context }
+    }
+
+    /// The same, offering STARTTLS with a fresh self-signed certificate.
+    fn with_tls(self) -> Self {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, certified.cert.pem()).expect("write cert");
+        std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key");
+        let tls = ServerTls::from_pem_files(&cert, &key).expect("load certificate");
+        Harness { context: self.context.with_tls(tls), ..self }
     }
 
     fn session(&self) -> Session {
@@ -736,4 +748,29 @@ fn random_requests_never_panic() {
             session = harness.session();
         }
     }
+}
+
+#[tokio::test]
+async fn starttls_as_upsd() {
+    // No certificate: refused, whatever the arguments (upsd does not count them).
+    let harness = Harness::new();
+    let mut s = harness.session();
+    for request in [&["STARTTLS"][..], &["starttls", "extra", "args"]] {
+        let response = handle_request(&harness.context, &mut s, request);
+        assert_eq!(String::from_utf8_lossy(&response.reply), "ERR FEATURE-NOT-CONFIGURED\n");
+        assert!(!response.start_tls && !s.tls());
+    }
+
+    // With one: accepted once, arguments ignored, after any other request;
+    // the session keeps what was set before.
+    let harness = Harness::new().with_tls();
+    let mut s = logged_in(&harness, "upsmon", "pass").await;
+    let response = handle_request(&harness.context, &mut s, &["STARTTLS", "now"]);
+    assert_eq!(String::from_utf8_lossy(&response.reply), "OK STARTTLS\n");
+    assert!(response.start_tls && !response.close && s.tls());
+    let response = handle_request(&harness.context, &mut s, &["STARTTLS"]);
+    assert_eq!(String::from_utf8_lossy(&response.reply), "ERR ALREADY-SSL-MODE\n");
+    assert!(!response.start_tls && s.tls());
+    assert_eq!(ask(&harness, &mut s, "USERNAME again").await, "ERR ALREADY-SET-USERNAME\n");
+    assert_eq!(ask(&harness, &mut s, "LOGIN ups1").await, "OK\n");
 }
