@@ -26,10 +26,13 @@
 //! - `listener`: sockets and per-connection tasks ([`Server`]);
 //! - [`users`], [`upsd_conf`]: the two configuration files;
 //! - [`descriptions`]: texts for `GET DESC` / `GET CMDDESC`;
+//! - [`tls`]: the certificate for `STARTTLS` (rustls); without one,
+//!   `STARTTLS` is answered `ERR FEATURE-NOT-CONFIGURED` and clients continue
+//!   in plain text ([`ServerContext::with_tls`]);
 //! - `control`, `tracking`: writes to devices and their results.
 //!
-//! Not yet: STARTTLS (answered `ERR FEATURE-NOT-CONFIGURED`, so clients
-//! continue in plain text), loading descriptions from a `cmdvartab` file.
+//! Not yet: client certificates (`CERTREQUEST`), loading descriptions from a
+//! `cmdvartab` file.
 #![deny(missing_docs)]
 
 mod context;
