@@ -3,6 +3,7 @@
 //! subcommands of the `hazel` binary.
 #![deny(missing_docs)]
 
+pub mod client_commands;
 pub mod commands;
 pub mod device_set;
 pub mod driver_table;

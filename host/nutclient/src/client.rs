@@ -35,9 +35,9 @@ pub struct ConnectOptions {
 }
 
 impl Default for ConnectOptions {
-    /// 10 s to connect, 10 s per reply line.
+    /// 10 s to connect; 5 s per reply line, as NUT's client library allows.
     fn default() -> Self {
-        ConnectOptions { connect_timeout: Duration::from_secs(10), reply_timeout: Duration::from_secs(10) }
+        ConnectOptions { connect_timeout: Duration::from_secs(10), reply_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -94,7 +94,7 @@ impl Client<TcpStream> {
         let stream = match tokio::time::timeout(options.connect_timeout, attempt).await {
             Ok(result) => result?,
             Err(_) => {
-                return Err(Error::Connect { server: name, source: std::io::ErrorKind::TimedOut.into() });
+                return Err(Error::Connect { server: name, source: timed_out() });
             }
         };
         // Requests are single small lines: send each at once.
@@ -422,7 +422,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         match tokio::time::timeout(self.reply_timeout, write).await {
             Ok(Ok(())) => Ok(shown),
             Ok(Err(source)) => Err(Error::Send { server: self.server.clone(), source }),
-            Err(_) => Err(Error::Send { server: self.server.clone(), source: std::io::ErrorKind::TimedOut.into() }),
+            Err(_) => Err(Error::Send { server: self.server.clone(), source: timed_out() }),
         }
     }
 
@@ -431,7 +431,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         let read = read_line(&mut self.stream, &mut self.line);
         let outcome = match tokio::time::timeout(self.reply_timeout, read).await {
             Ok(outcome) => outcome,
-            Err(_) => Err(LineError::Io(std::io::ErrorKind::TimedOut.into())),
+            Err(_) => Err(LineError::Io(timed_out())),
         };
         match outcome {
             Ok(()) => {}
@@ -465,6 +465,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             Some(_) => Ok(ReplyLine { text, tokens }),
         }
     }
+}
+
+/// A timeout, worded like C's `strerror(ETIMEDOUT)`.
+fn timed_out() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, "Connection timed out")
 }
 
 /// Why a reply line could not be read.
@@ -669,7 +674,10 @@ mod tests {
         let options = ConnectOptions { reply_timeout: Duration::from_secs(5), ..ConnectOptions::default() };
         let mut client = Client::from_stream(ours, "silent:1", &options);
         match client.netver().await {
-            Err(Error::Receive { source, .. }) => assert_eq!(source.kind(), std::io::ErrorKind::TimedOut),
+            Err(error @ Error::Receive { .. }) => {
+                assert!(error.to_string().ends_with("Connection timed out"), "{error}");
+                assert_eq!(error.client_message(), "Server disconnected");
+            }
             other => panic!("{other:?}"),
         }
     }

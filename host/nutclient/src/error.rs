@@ -237,6 +237,10 @@ impl Error {
             Error::Resolve { .. } => "No such host".to_owned(),
             Error::Connect { source, .. } => format!("Connection failure: {}", os_text(source)),
             Error::Send { source, .. } => format!("Write error: {}", os_text(source)),
+            // upsclient gives up on a silent server after 5 s and calls it a disconnection.
+            Error::Receive { source, .. } if source.kind() == std::io::ErrorKind::TimedOut => {
+                "Server disconnected".to_owned()
+            }
             Error::Receive { source, .. } => format!("Read error: {}", os_text(source)),
             Error::Disconnected { .. } => "Server disconnected".to_owned(),
             Error::Protocol { .. } => "Protocol error".to_owned(),

@@ -1,0 +1,474 @@
+//! The thin NUT clients: `hazel status` (NUT's `upsc`), `hazel cmd` (`upscmd`)
+//! and `hazel set` (`upsrw`). For the same arguments they print the same
+//! standard output and standard error and exit with the same status as NUT
+//! 2.8.0's tools, against Hazel or any NUT server, with these exceptions:
+//!
+//! - no `Init SSL without certificate database` line: that is NUT's TLS library
+//!   saying it has no certificates, and Hazel's client does not try TLS;
+//! - help and usage errors are Hazel's own (clap's), and a missing username,
+//!   password or `-s` value is an error instead of a prompt;
+//! - a reply that breaks the protocol is always `Error: Protocol error` (upsc
+//!   sometimes prints a partial list and succeeds, or crashes);
+//! - connecting gives up after 10 s (upsc waits for the system's TCP timeout).
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hazel_nutclient::address::DEFAULT_HOST;
+use hazel_nutclient::{Client, ConnectOptions, Error, ErrorCode, ServerAddress, TrackingStatus, UpsAddress, ValueKind};
+
+/// `hazel status` arguments (upsc's).
+#[derive(Debug, Clone, Default)]
+pub struct StatusArgs {
+    /// `-l`: list the UPS names of a server.
+    pub list: bool,
+    /// `-L`: list the UPS names with their descriptions.
+    pub list_with_descriptions: bool,
+    /// `-c`: list the clients logged in to a UPS.
+    pub clients: bool,
+    /// `UPS[@HOST[:PORT]]`, or `HOST[:PORT]` with `-l`/`-L`.
+    pub target: Option<String>,
+    /// One variable to print.
+    pub variable: Option<String>,
+}
+
+/// `hazel cmd` arguments (upscmd's).
+#[derive(Debug, Clone, Default)]
+pub struct CmdArgs {
+    /// `-l UPS`: list the instant commands of a UPS.
+    pub list: Option<String>,
+    /// `-u`.
+    pub username: Option<String>,
+    /// `-p`.
+    pub password: Option<String>,
+    /// `-w`: wait for the driver's result.
+    pub wait: bool,
+    /// `-t`: how long to wait, in seconds.
+    pub timeout: u64,
+    /// `UPS[@HOST[:PORT]]`.
+    pub ups: Option<String>,
+    /// The instant command.
+    pub command: Option<String>,
+    /// Its optional parameter.
+    pub value: Option<String>,
+}
+
+/// `hazel set` arguments (upsrw's).
+#[derive(Debug, Clone, Default)]
+pub struct SetArgs {
+    /// `-s VAR=VALUE`; without it, the writable variables are listed.
+    pub set: Option<String>,
+    /// `-u`.
+    pub username: Option<String>,
+    /// `-p`.
+    pub password: Option<String>,
+    /// `-w`: wait for the driver's result.
+    pub wait: bool,
+    /// `-t`: how long to wait, in seconds.
+    pub timeout: u64,
+    /// `UPS[@HOST[:PORT]]`.
+    pub ups: String,
+}
+
+/// Where a command prints: the process's stdout/stderr, or buffers in tests.
+pub struct Console<'a> {
+    /// Standard output.
+    pub out: &'a mut dyn Write,
+    /// Standard error.
+    pub err: &'a mut dyn Write,
+}
+
+impl Console<'_> {
+    fn out(&mut self, text: &str) -> anyhow::Result<()> {
+        writeln!(self.out, "{text}").context("cannot write to standard output")
+    }
+
+    fn err(&mut self, text: &str) -> anyhow::Result<()> {
+        self.out.flush().context("cannot write to standard output")?;
+        writeln!(self.err, "{text}").context("cannot write to standard error")
+    }
+
+    /// Prints `text` on stderr and returns exit status 1.
+    fn fail(&mut self, text: &str) -> anyhow::Result<u8> {
+        self.err(text)?;
+        Ok(1)
+    }
+}
+
+/// upsc's message for an invalid `UPS[@HOST[:PORT]]`.
+const UPSC_BAD_UPS: &str = "Error: invalid UPS definition.\nRequired format: upsname[@hostname[:port]]";
+/// upscmd's and upsrw's message for the same.
+const ONE_LINE_BAD_UPS: &str = "Error: invalid UPS definition.  Required format: upsname[@hostname[:port]]";
+/// What upsc says when a server does not know a LIST query.
+const TOO_OLD_FOR_LIST: &str = "Error: upsd is too old to support this query";
+
+async fn connect(server: &ServerAddress) -> Result<Client, Error> {
+    Client::connect(server, &ConnectOptions::default()).await
+}
+
+/// `Error: <upsclient's text>` for an error.
+fn error_line(error: &Error) -> String {
+    format!("Error: {}", error.client_message())
+}
+
+/// Like [`error_line`], but naming the query as too new for the server.
+fn list_error_line(error: &Error) -> String {
+    if error.is(&ErrorCode::UnknownCommand) { TOO_OLD_FOR_LIST.to_owned() } else { error_line(error) }
+}
+
+/// Parses `UPS[@HOST[:PORT]]`, printing upsclient's complaint and `invalid` when it is not.
+fn parse_ups(console: &mut Console, text: &str, invalid: &str) -> anyhow::Result<Option<UpsAddress>> {
+    match UpsAddress::parse(text) {
+        Ok(address) => Ok(Some(address)),
+        Err(error) => {
+            console.err(&format!("upscli_splitaddr: {error}"))?;
+            console.err(invalid)?;
+            Ok(None)
+        }
+    }
+}
+
+/// `hazel status`: upsc.
+pub async fn status(args: &StatusArgs, console: &mut Console<'_>) -> anyhow::Result<u8> {
+    if args.list || args.list_with_descriptions {
+        let text = args.target.as_deref().unwrap_or(DEFAULT_HOST);
+        let server = match ServerAddress::parse(text) {
+            Ok(server) => server,
+            Err(error) => {
+                console.err(&format!("upscli_splitaddr: {error}"))?;
+                return console.fail("Error: invalid hostname.\nRequired format: [hostname[:port]]");
+            }
+        };
+        let mut client = match connect(&server).await {
+            Ok(client) => client,
+            Err(error) => return console.fail(&error_line(&error)),
+        };
+        let devices = match client.list_ups().await {
+            Ok(devices) => devices,
+            Err(error) => return console.fail(&list_error_line(&error)),
+        };
+        for (name, description) in devices {
+            if args.list {
+                console.out(&name)?;
+            } else {
+                console.out(&format!("{name}: {description}"))?;
+            }
+        }
+        let _ = client.logout().await;
+        return Ok(0);
+    }
+    let Some(target) = args.target.as_deref() else {
+        return console.fail(UPSC_BAD_UPS);
+    };
+    let Some(address) = parse_ups(console, target, UPSC_BAD_UPS)? else {
+        return Ok(1);
+    };
+    let mut client = match connect(&address.server).await {
+        Ok(client) => client,
+        Err(error) => return console.fail(&error_line(&error)),
+    };
+    let ups = address.ups.as_str();
+    if args.clients {
+        match client.list_clients(ups).await {
+            Ok(clients) => {
+                for client in clients {
+                    console.out(&client)?;
+                }
+            }
+            Err(error) => return console.fail(&list_error_line(&error)),
+        }
+    } else if let Some(variable) = args.variable.as_deref() {
+        if !variable.contains('.') {
+            return console.fail("Error: old-style variable names are not supported");
+        }
+        match client.get_var(ups, variable).await {
+            Ok(value) => console.out(&value)?,
+            Err(error) if error.is(&ErrorCode::UnknownCommand) => {
+                return console.fail("Error: variable unknown (old upsd detected)");
+            }
+            Err(error) => return console.fail(&error_line(&error)),
+        }
+    } else {
+        match client.list_vars(ups).await {
+            Ok(vars) => {
+                for (name, value) in vars {
+                    console.out(&format!("{name}: {value}"))?;
+                }
+            }
+            Err(error) => return console.fail(&list_error_line(&error)),
+        }
+    }
+    let _ = client.logout().await;
+    Ok(0)
+}
+
+/// `hazel cmd`: upscmd.
+pub async fn cmd(args: &CmdArgs, console: &mut Console<'_>) -> anyhow::Result<u8> {
+    if let Some(target) = args.list.as_deref() {
+        return list_commands(target, console).await;
+    }
+    let (Some(target), Some(command)) = (args.ups.as_deref(), args.command.as_deref()) else {
+        return console.fail("hazel cmd: give UPS[@HOST[:PORT]] and COMMAND, or -l UPS (see hazel cmd --help)");
+    };
+    let Some((username, password)) = credentials(console, "cmd", &args.username, &args.password)? else {
+        return Ok(1);
+    };
+    let Some(address) = parse_ups(console, target, ONE_LINE_BAD_UPS)? else {
+        return Ok(1);
+    };
+    let mut client = match connect(&address.server).await {
+        Ok(client) => client,
+        Err(error) => return console.fail(&error_line(&error)),
+    };
+    if !command.contains('.') {
+        return console.fail("Error: old command names are not supported");
+    }
+    if let Some(code) = log_in(&mut client, username, password, console).await? {
+        return Ok(code);
+    }
+    if args.wait
+        && let Err(error) = client.set_tracking(true).await
+    {
+        return console.fail(&format!("Enabling command status tracking failed. upsd answered: {}", answer(&error)));
+    }
+    let accepted = match client.instcmd(&address.ups, command, args.value.as_deref()).await {
+        Ok(accepted) => accepted,
+        Err(error) => return console.fail(&format!("Unexpected response from upsd: {}", answer(&error))),
+    };
+    finish(client, accepted, args.wait, args.timeout, console).await
+}
+
+/// `hazel cmd -l`: upscmd -l.
+async fn list_commands(target: &str, console: &mut Console<'_>) -> anyhow::Result<u8> {
+    let Some(address) = parse_ups(console, target, ONE_LINE_BAD_UPS)? else {
+        return Ok(1);
+    };
+    let mut client = match connect(&address.server).await {
+        Ok(client) => client,
+        Err(error) => return console.fail(&error_line(&error)),
+    };
+    let commands = match client.list_cmds(&address.ups).await {
+        Ok(commands) => commands,
+        Err(error) => return console.fail(&error_line(&error)),
+    };
+    console.out(&format!("Instant commands supported on UPS [{}]:\n", address.ups))?;
+    for command in commands {
+        match client.get_cmddesc(&address.ups, &command).await {
+            Ok(description) => console.out(&format!("{command} - {description}"))?,
+            Err(_) => console.out(&command)?,
+        }
+    }
+    let _ = client.logout().await;
+    Ok(0)
+}
+
+/// `hazel set`: upsrw.
+pub async fn set(args: &SetArgs, console: &mut Console<'_>) -> anyhow::Result<u8> {
+    let Some(assignment) = args.set.as_deref() else {
+        return list_writable(&args.ups, console).await;
+    };
+    let Some((variable, value)) = assignment.split_once('=') else {
+        return console.fail("hazel set: -s needs VAR=VALUE (hazel does not prompt for the value)");
+    };
+    let Some((username, password)) = credentials(console, "set", &args.username, &args.password)? else {
+        return Ok(1);
+    };
+    let Some(address) = parse_ups(console, &args.ups, ONE_LINE_BAD_UPS)? else {
+        return Ok(1);
+    };
+    let mut client = match connect(&address.server).await {
+        Ok(client) => client,
+        Err(error) => return console.fail(&error_line(&error)),
+    };
+    if !variable.contains('.') {
+        return console.fail("Error: old variable names are not supported");
+    }
+    if let Some(code) = log_in(&mut client, username, password, console).await? {
+        return Ok(code);
+    }
+    if args.wait
+        && let Err(error) = client.set_tracking(true).await
+    {
+        let answer = answer(&error);
+        return console.fail(&format!("Enabling set variable status tracking failed. upsd answered: {answer}"));
+    }
+    let accepted = match client.set_var(&address.ups, variable, value).await {
+        Ok(accepted) => accepted,
+        Err(error) => return console.fail(&format!("Unexpected response from upsd: {}", answer(&error))),
+    };
+    finish(client, accepted, args.wait, args.timeout, console).await
+}
+
+/// `hazel set UPS`: upsrw's listing of the writable variables.
+async fn list_writable(target: &str, console: &mut Console<'_>) -> anyhow::Result<u8> {
+    let Some(address) = parse_ups(console, target, ONE_LINE_BAD_UPS)? else {
+        return Ok(1);
+    };
+    let ups = address.ups.as_str();
+    let mut client = match connect(&address.server).await {
+        Ok(client) => client,
+        Err(error) => return console.fail(&error_line(&error)),
+    };
+    let variables = match client.list_rw(ups).await {
+        Ok(variables) => variables,
+        Err(error) => return console.fail(&error_line(&error)),
+    };
+    for (name, _) in variables {
+        console.out(&format!("[{name}]"))?;
+        let description = client.get_desc(ups, &name).await;
+        console.out(description.as_deref().unwrap_or("Description unavailable"))?;
+        let Ok(var_type) = client.get_type(ups, &name).await else {
+            console.out("Unknown type\n")?;
+            continue;
+        };
+        // The kind as upsrw names it after ENUM/RANGE, with STRING's length.
+        let (kind, max_len) = match var_type.kind() {
+            Some(ValueKind::String { max_len }) => (" STRING", Some(max_len)),
+            Some(ValueKind::Number) => (" NUMBER", None),
+            None => ("", None),
+        };
+        if var_type.is_range() || var_type.is_enum() {
+            let (label, step) = if var_type.is_range() { ("RANGE", "do_range") } else { ("ENUM", "do_enum") };
+            let Ok(value) = client.get_var(ups, &name).await else {
+                return console.fail(&format!("{step}: can't get current value of {name}"));
+            };
+            let options: Vec<(String, bool)> = if var_type.is_range() {
+                match client.list_range(ups, &name).await {
+                    Ok(ranges) => ranges.iter().map(|r| (format!("{}-{}", r.min, r.max), r.contains(&value))).collect(),
+                    Err(error) => return console.fail(&error_line(&error)),
+                }
+            } else {
+                match client.list_enum(ups, &name).await {
+                    Ok(values) => values.into_iter().map(|v| (v.clone(), v == value)).collect(),
+                    Err(error) => return console.fail(&error_line(&error)),
+                }
+            };
+            console.out(&format!("Type: {label}{kind}"))?;
+            if let Some(max_len) = max_len {
+                console.out(&format!("Maximum length: {max_len}"))?;
+            }
+            for (option, selected) in options {
+                console.out(&format!("Option: \"{option}\"{}", if selected { " SELECTED" } else { "" }))?;
+            }
+        } else {
+            for word in &var_type.words {
+                let upper = word.to_ascii_uppercase();
+                if upper == "RW" {
+                    continue;
+                }
+                let step = if upper == "NUMBER" {
+                    "do_number"
+                } else if upper.starts_with("STRING:") {
+                    "do_string"
+                } else {
+                    console.out(&format!("Type: {word} (unrecognized)"))?;
+                    continue;
+                };
+                let Ok(value) = client.get_var(ups, &name).await else {
+                    return console.fail(&format!("{step}: can't get current value of {name}"));
+                };
+                match max_len {
+                    Some(max_len) if step == "do_string" => {
+                        console.out(&format!("Type: STRING\nMaximum length: {max_len}\nValue: {value}"))?
+                    }
+                    _ => console.out(&format!("Type: NUMBER\nValue: {value}"))?,
+                }
+                break;
+            }
+        }
+        console.out("")?;
+    }
+    let _ = client.logout().await;
+    Ok(0)
+}
+
+/// The username and password, which Hazel requires instead of prompting.
+fn credentials<'a>(
+    console: &mut Console,
+    command: &str,
+    username: &'a Option<String>,
+    password: &'a Option<String>,
+) -> anyhow::Result<Option<(&'a str, &'a str)>> {
+    match (username, password) {
+        (Some(username), Some(password)) => Ok(Some((username, password))),
+        (None, _) => {
+            console.err(&format!("hazel {command}: -u USERNAME is required (hazel does not prompt for it)"))?;
+            Ok(None)
+        }
+        (_, None) => {
+            console.err(&format!("hazel {command}: -p PASSWORD is required (hazel does not prompt for it)"))?;
+            Ok(None)
+        }
+    }
+}
+
+/// USERNAME and PASSWORD. Like upscmd and upsrw, a refusal is not checked
+/// here (the server refuses the command itself); a lost connection is.
+/// Returns the exit status when the session cannot go on.
+async fn log_in(
+    client: &mut Client,
+    username: &str,
+    password: &str,
+    console: &mut Console<'_>,
+) -> anyhow::Result<Option<u8>> {
+    for result in [client.username(username).await, client.password(password).await] {
+        match result {
+            Ok(()) | Err(Error::Refused { .. }) => {}
+            Err(error) => return Ok(Some(console.fail(&error_line(&error))?)),
+        }
+    }
+    Ok(None)
+}
+
+/// The server's reply line behind an error, as upscmd and upsrw quote it.
+fn answer(error: &Error) -> String {
+    match error {
+        Error::Refused { code, extra, .. } => {
+            std::iter::once(format!("ERR {code}")).chain(extra.iter().cloned()).collect::<Vec<_>>().join(" ")
+        }
+        other => error_line(other),
+    }
+}
+
+/// After an accepted INSTCMD or SET VAR: print the reply, or with `-w`,
+/// poll the tracking id every second until the result or the timeout.
+async fn finish(
+    mut client: Client,
+    accepted: hazel_nutclient::Accepted,
+    wait: bool,
+    timeout: u64,
+    console: &mut Console<'_>,
+) -> anyhow::Result<u8> {
+    // upscmd/upsrw wait only for an id of a UUID's length; anything else is shown as is.
+    let id = accepted.tracking_id.as_deref().filter(|id| id.len() == 36);
+    let (Some(id), true) = (id, wait) else {
+        console.err(&accepted.reply)?;
+        let _ = client.logout().await;
+        return Ok(0);
+    };
+    let started = Instant::now();
+    let timeout = Duration::from_secs(timeout);
+    loop {
+        if started.elapsed() >= timeout {
+            return console.fail("Can't receive status tracking information: timeout");
+        }
+        match client.get_tracking(id).await {
+            Ok(TrackingStatus::Pending) => tokio::time::sleep(Duration::from_secs(1)).await,
+            Ok(result) => {
+                console.err(&result.to_string())?;
+                break;
+            }
+            Err(error @ Error::Refused { .. }) => {
+                console.err(&answer(&error))?;
+                break;
+            }
+            Err(error) => {
+                let text = error.client_message();
+                return console.fail(&format!("Can't receive status tracking information: {text}"));
+            }
+        }
+    }
+    let _ = client.logout().await;
+    Ok(0)
+}
