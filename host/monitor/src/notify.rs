@@ -205,7 +205,9 @@ impl NotifyEvent {
                 "OS just finished sleep/suspend/hibernate mode, de-activating obsolete UPS readings to avoid an unfortunate shutdown"
             }
             NotifyEvent::SuspendTimejumpUnexpected => "The system clock jumped unexpectedly; UPS readings may be stale",
-            NotifyEvent::ShutdownCancelled => "Shutdown cancelled: power supplies recovered before the point of no return",
+            NotifyEvent::ShutdownCancelled => {
+                "Shutdown cancelled: power supplies recovered before the point of no return"
+            }
         }
     }
 }

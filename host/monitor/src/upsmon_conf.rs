@@ -591,7 +591,10 @@ impl UpsmonConf {
                 1
             }
             name => {
-                self.warn(directive, format!("invalid directive '{name}' ignored (directive names are case-sensitive)"));
+                self.warn(
+                    directive,
+                    format!("invalid directive '{name}' ignored (directive names are case-sensitive)"),
+                );
                 return Ok(());
             }
         };
@@ -864,7 +867,12 @@ debug_min 2
         assert_eq!((ident.name.as_str(), ident.password.as_str()), ("my client", "db pw"));
         assert_eq!(
             conf.tls.cert_hosts,
-            [CertHost { host: "server.example".into(), cert_name: "server cert".into(), verify: true, force_ssl: false }]
+            [CertHost {
+                host: "server.example".into(),
+                cert_name: "server cert".into(),
+                verify: true,
+                force_ssl: false
+            }]
         );
         assert!(conf.tls.cert_verify && conf.tls.force_ssl);
         assert_eq!(conf.debug_min, Some(2));
@@ -932,7 +940,10 @@ debug_min 2
 
     #[test]
     fn no_monitor_and_insufficient_power_are_errors() {
-        assert_eq!(error("MINSUPPLIES 0\n"), "/etc/nut/upsmon.conf: no MONITOR line: at least one UPS must be monitored");
+        assert_eq!(
+            error("MINSUPPLIES 0\n"),
+            "/etc/nut/upsmon.conf: no MONITOR line: at least one UPS must be monitored"
+        );
         assert_eq!(
             error("MONITOR a 1 u p primary\nMONITOR b 0 u p primary\nMINSUPPLIES 2\n"),
             "/etc/nut/upsmon.conf: insufficient power configured: the MONITOR power values add up to 1, less than MINSUPPLIES 2"
@@ -949,12 +960,30 @@ debug_min 2
             ("POLLFREQ 5s", "/etc/nut/upsmon.conf:3: invalid POLLFREQ: expected a whole number, found \"5s\""),
             ("HOSTSYNC soon", "/etc/nut/upsmon.conf:3: invalid HOSTSYNC: expected a whole number, found \"soon\""),
             ("DEADTIME", "/etc/nut/upsmon.conf:3: invalid DEADTIME: expected a whole number, found nothing"),
-            ("POLLFREQ 0", "/etc/nut/upsmon.conf:3: invalid POLLFREQ: expected a number of seconds, 1 or more, found \"0\""),
-            ("FINALDELAY -3", "/etc/nut/upsmon.conf:3: invalid FINALDELAY: expected a number of seconds, 0 or more, found \"-3\""),
-            ("MINSUPPLIES -1", "/etc/nut/upsmon.conf:3: invalid MINSUPPLIES: expected a whole number, 0 or more, found \"-1\""),
-            ("OBLBDURATION 1.5", "/etc/nut/upsmon.conf:3: invalid OBLBDURATION: expected a whole number, found \"1.5\""),
-            ("ALARMCRITICAL 2", "/etc/nut/upsmon.conf:3: invalid ALARMCRITICAL: expected 0 or 1 (or yes/no, on/off, true/false), found \"2\""),
-            ("POLLFREQ 99999999999999999999", "/etc/nut/upsmon.conf:3: invalid POLLFREQ: expected a whole number, found \"99999999999999999999\""),
+            (
+                "POLLFREQ 0",
+                "/etc/nut/upsmon.conf:3: invalid POLLFREQ: expected a number of seconds, 1 or more, found \"0\"",
+            ),
+            (
+                "FINALDELAY -3",
+                "/etc/nut/upsmon.conf:3: invalid FINALDELAY: expected a number of seconds, 0 or more, found \"-3\"",
+            ),
+            (
+                "MINSUPPLIES -1",
+                "/etc/nut/upsmon.conf:3: invalid MINSUPPLIES: expected a whole number, 0 or more, found \"-1\"",
+            ),
+            (
+                "OBLBDURATION 1.5",
+                "/etc/nut/upsmon.conf:3: invalid OBLBDURATION: expected a whole number, found \"1.5\"",
+            ),
+            (
+                "ALARMCRITICAL 2",
+                "/etc/nut/upsmon.conf:3: invalid ALARMCRITICAL: expected 0 or 1 (or yes/no, on/off, true/false), found \"2\"",
+            ),
+            (
+                "POLLFREQ 99999999999999999999",
+                "/etc/nut/upsmon.conf:3: invalid POLLFREQ: expected a whole number, found \"99999999999999999999\"",
+            ),
         ] {
             assert_eq!(error(&format!("{MINIMAL}{line}\n")), expected, "{line}");
         }
