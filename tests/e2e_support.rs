@@ -321,3 +321,20 @@ impl NutSession {
         }
     }
 }
+
+/// Run `hazel <subcommand> <args>` (one of the thin NUT clients: `status`, `cmd`, `set`).
+pub fn hazel_client(subcommand: &str, args: &[&str]) -> Output {
+    Command::new(hazel_binary())
+        .arg(subcommand)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run hazel {subcommand}: {e}"))
+}
+
+/// Standard error without the `Init SSL without certificate database` line NUT's
+/// clients print when their TLS library has no certificates (Hazel's do not try TLS).
+pub fn stderr_without_tls_notice(output: &Output) -> String {
+    let text = String::from_utf8_lossy(&output.stderr);
+    text.split_inclusive('\n').filter(|l| !l.starts_with("Init SSL without certificate database")).collect()
+}
