@@ -472,3 +472,116 @@ async fn finish(
     let _ = client.logout().await;
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// A NUT server on a free loopback port answering each request line with
+    /// `answer(line)`; returns its `host:port`.
+    async fn serve(answer: fn(&str) -> String) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if write.write_all(answer(&line).as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        address
+    }
+
+    /// Variables with enums and ranges, which dummy devices never have.
+    fn typed_vars(line: &str) -> String {
+        let words: Vec<&str> = line.split(' ').collect();
+        let var = words.get(3).copied().unwrap_or("");
+        match (words.first().copied(), words.get(1).copied()) {
+            (Some("LIST"), Some("RW")) => "BEGIN LIST RW u\nRW u a.enum \"x\"\nRW u b.range \"5\"\nRW u c.str \"s\"\n\
+                                           RW u d.odd \"4\"\nRW u e.none \"1\"\nEND LIST RW u\n"
+                .into(),
+            (Some("GET"), Some("DESC")) if var == "d.odd" => "ERR VAR-NOT-SUPPORTED\n".into(),
+            (Some("GET"), Some("DESC")) => format!("DESC u {var} \"About {var}\"\n"),
+            (Some("GET"), Some("TYPE")) => {
+                let words = match var {
+                    "a.enum" => "RW ENUM STRING:10",
+                    "b.range" => "RW RANGE NUMBER",
+                    "c.str" => "RW STRING:5",
+                    "d.odd" => "RW FOO NUMBER",
+                    _ => return "ERR DATA-STALE\n".into(),
+                };
+                format!("TYPE u {var} {words}\n")
+            }
+            (Some("GET"), Some("VAR")) => {
+                let value = match var {
+                    "a.enum" => "x",
+                    "b.range" => "5",
+                    "c.str" => "s",
+                    _ => "4",
+                };
+                format!("VAR u {var} \"{value}\"\n")
+            }
+            (Some("LIST"), Some("ENUM")) => "BEGIN LIST ENUM u a.enum\nENUM u a.enum \"w\"\nENUM u a.enum \"x\"\n\
+                                             ENUM u a.enum \"y z\"\nEND LIST ENUM u a.enum\n"
+                .into(),
+            (Some("LIST"), Some("RANGE")) => "BEGIN LIST RANGE u b.range\nRANGE u b.range \"1\" \"3\"\n\
+                                              RANGE u b.range \"5\" \"10\"\nEND LIST RANGE u b.range\n"
+                .into(),
+            (Some("LOGOUT"), _) => "OK Goodbye\n".into(),
+            _ => "ERR UNKNOWN-COMMAND\n".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn set_lists_enums_ranges_and_odd_types_as_upsrw_does() {
+        let server = serve(typed_vars).await;
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let args = SetArgs { ups: format!("u@{server}"), ..SetArgs::default() };
+        let status = set(&args, &mut Console { out: &mut out, err: &mut err }).await.unwrap();
+        // What upsrw 2.8.0 printed for the same replies.
+        let expected = "[a.enum]\nAbout a.enum\nType: ENUM STRING\nMaximum length: 10\nOption: \"w\"\n\
+                        Option: \"x\" SELECTED\nOption: \"y z\"\n\n\
+                        [b.range]\nAbout b.range\nType: RANGE NUMBER\nOption: \"1-3\"\nOption: \"5-10\" SELECTED\n\n\
+                        [c.str]\nAbout c.str\nType: STRING\nMaximum length: 5\nValue: s\n\n\
+                        [d.odd]\nDescription unavailable\nType: FOO (unrecognized)\nType: NUMBER\nValue: 4\n\n\
+                        [e.none]\nAbout e.none\nUnknown type\n\n";
+        assert_eq!(String::from_utf8_lossy(&out), expected);
+        assert_eq!(String::from_utf8_lossy(&err), "");
+        assert_eq!(status, 0);
+    }
+
+    #[tokio::test]
+    async fn an_old_server_is_named_as_upsc_names_it() {
+        let server = serve(typed_vars).await;
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let args = StatusArgs { target: Some(format!("u@{server}")), ..StatusArgs::default() };
+        let status = status(&args, &mut Console { out: &mut out, err: &mut err }).await.unwrap();
+        assert_eq!(
+            (status, String::from_utf8_lossy(&err).as_ref()),
+            (1, "Error: upsd is too old to support this query\n")
+        );
+        let args =
+            StatusArgs { target: Some(format!("u@{server}")), variable: Some("a.b".into()), ..StatusArgs::default() };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let status = super::status(&args, &mut Console { out: &mut out, err: &mut err }).await.unwrap();
+        assert_eq!(status, 0);
+        assert_eq!(String::from_utf8_lossy(&out), "4\n");
+    }
+
+    #[tokio::test]
+    async fn missing_credentials_are_refused_before_connecting() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let args =
+            CmdArgs { ups: Some("u@127.0.0.1:1".into()), command: Some("load.off".into()), ..CmdArgs::default() };
+        let status = cmd(&args, &mut Console { out: &mut out, err: &mut err }).await.unwrap();
+        assert_eq!(status, 1);
+        assert!(String::from_utf8_lossy(&err).contains("-u USERNAME is required"));
+    }
+}
