@@ -465,8 +465,8 @@ impl Machine {
     }
 
     /// When the loop must send [`Input::Tick`] next (`None`: only on other
-    /// inputs). Always later than the latest input's time, except for a
-    /// poll round that is already due.
+    /// inputs). A time not after the latest input's means "tick now"; each
+    /// such tick acts on it, so ticking never loops on the same deadline.
     pub fn wake_at(&self) -> Option<Duration> {
         let mut times: Vec<Duration> = Vec::new();
         if self.polling() {

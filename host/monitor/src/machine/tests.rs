@@ -887,3 +887,32 @@ fn time_never_runs_backwards() {
         Some(Criticality::Pending { until: secs(110), reason: CriticalReason::OnBatteryLowBattery })
     );
 }
+
+#[test]
+fn secondary_final_delay_falls_back_to_pending_then_cancels() {
+    let mut harness = Harness::new(&format!("{}HOSTSYNC 0\nFINALDELAY 10\nOFFDURATION 30\n", secondary()));
+    harness.status(A, "OB LB");
+    assert_eq!(harness.machine.phase(), &Phase::FinalDelay { until: secs(10), cancellable: true });
+    // No longer critical, but a debounce (OFFDURATION) is running: back to pending, not yet cancelled.
+    harness.now = secs(2);
+    let actions = harness.status(A, "OFF");
+    assert_eq!(events(&actions), [NotifyEvent::Off]);
+    assert_eq!(harness.machine.phase(), &Phase::ShutdownPending { since: secs(2) });
+    assert_eq!(effects(&harness.advance(secs(10))), [], "the final delay no longer runs");
+    let actions = harness.status(A, "OL");
+    assert_eq!(events(&actions), [NotifyEvent::Online, NotifyEvent::NotOff, NotifyEvent::ShutdownCancelled]);
+    assert_eq!(harness.machine.phase(), &Phase::Monitoring);
+}
+
+#[test]
+fn fsd_answered_after_hostsync_goes_straight_to_the_final_delay() {
+    let mut harness = Harness::new(&format!("{}HOSTSYNC 15\n", primary()));
+    harness.status(A, "OB LB");
+    // The answer arrives late, before any tick: no NUMLOGINS round is started.
+    harness.now = secs(20);
+    let actions = harness.input(Input::Fsd { ups: A, result: Ok(()) });
+    assert_eq!(events(&actions), [NotifyEvent::Fsd, NotifyEvent::Shutdown]);
+    assert_eq!(effects(&actions), []);
+    assert!(logs(&actions).contains(&"Host sync timer expired, forcing shutdown".to_string()));
+    assert_eq!(harness.machine.phase(), &Phase::FinalDelay { until: secs(25), cancellable: false });
+}
