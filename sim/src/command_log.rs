@@ -129,13 +129,33 @@ impl CommandLog {
         self.lock().file_error.clone()
     }
 
+    /// The number of entries so far (a mark for [`CommandLog::wait_for_since`]).
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Whether nothing has been logged yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Wait until some entry satisfies `matches` or `timeout` passes; returns
     /// that entry (the first one), or `None` on timeout.
-    pub fn wait_for(&self, timeout: Duration, mut matches: impl FnMut(&LogEntry) -> bool) -> Option<LogEntry> {
+    pub fn wait_for(&self, timeout: Duration, matches: impl FnMut(&LogEntry) -> bool) -> Option<LogEntry> {
+        self.wait_for_since(0, timeout, matches)
+    }
+
+    /// Like [`CommandLog::wait_for`], looking only at entries from index `first` on.
+    pub fn wait_for_since(
+        &self,
+        first: usize,
+        timeout: Duration,
+        mut matches: impl FnMut(&LogEntry) -> bool,
+    ) -> Option<LogEntry> {
         let deadline = Instant::now() + timeout;
         let mut inner = self.lock();
         loop {
-            if let Some(entry) = inner.entries.iter().find(|e| matches(e)) {
+            if let Some(entry) = inner.entries.iter().skip(first).find(|e| matches(e)) {
                 return Some(entry.clone());
             }
             let left = deadline.checked_duration_since(Instant::now())?;
@@ -215,6 +235,8 @@ mod tests {
         assert!(log.wait_for_command("T", Duration::from_secs(30)).is_some());
         thread.join().unwrap();
         assert!(log.wait_for_command("TL", Duration::from_millis(10)).is_none());
+        assert_eq!(log.len(), 1);
+        assert!(log.wait_for_since(1, Duration::from_millis(10), |_| true).is_none());
     }
 
     #[test]
