@@ -3,10 +3,13 @@
 //! - resident memory of one `hazel serve` with 1, 10, 100 and 1000 dummy devices;
 //! - per-device poll cost: one `update()` call in-process, and the CPU time
 //!   the whole `hazel serve` process spends per device poll;
-//! - plugin start time: cold (compile) and warm (compiled-plugin cache).
+//! - plugin start time: cold (compile) and warm (compiled-plugin cache);
+//! - `net`: the NUT server against real upsd, side by side (see [`net`]).
 //!
-//! Run with `cargo xtask bench` (release build). Figures depend on the
-//! machine; bench/README.md records a run.
+//! Run with `cargo xtask bench [foundation|net]` (release build; no argument
+//! runs both). Figures depend on the machine; bench/README.md records a run.
+
+mod net;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -28,11 +31,25 @@ fn dev_file() -> PathBuf {
     root().join("host/hazel/demo/backups.dev")
 }
 
+const USAGE: &str = "usage: hazel-bench [foundation|net]  (no argument: both)";
+
 fn main() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(plugin_start())?;
-    rt.block_on(update_cost())?;
-    serve_memory_and_cpu()?;
+    let which = std::env::args().nth(1);
+    let (foundation, network) = match which.as_deref() {
+        None => (true, true),
+        Some("foundation") => (true, false),
+        Some("net") => (false, true),
+        Some(other) => bail!("unknown benchmark {other:?}; {USAGE}"),
+    };
+    if foundation {
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        rt.block_on(plugin_start())?;
+        rt.block_on(update_cost())?;
+        serve_memory_and_cpu()?;
+    }
+    if network {
+        net::run()?;
+    }
     Ok(())
 }
 

@@ -116,6 +116,7 @@ pub async fn start_server(confdir: &Path, running: &RunningDevices) -> anyhow::R
 /// `hazel serve`: run every configured device and serve them to NUT clients
 /// until SIGINT or SIGTERM.
 pub async fn serve(confdir: &Path) -> anyhow::Result<ExitCode> {
+    raise_open_file_limit();
     let loaded = LoadedConfig::load(confdir)?;
     let running = start_devices(&loaded).await?;
     let server = start_server(confdir, &running).await?;
@@ -130,6 +131,30 @@ pub async fn serve(confdir: &Path) -> anyhow::Result<ExitCode> {
     let _ = server_task.await;
     running.stop().await;
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// Every NUT client costs a file descriptor, and the usual soft limit (1024)
+/// would cap clients far below `MAXCONN`: raise it to the hard limit. Failing
+/// only costs capacity, so it is logged, not fatal.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    let result = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            -1
+        } else if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit)
+        } else {
+            0
+        }
+    };
+    if result != 0 {
+        let error = std::io::Error::last_os_error();
+        tracing::warn!(%error, "cannot raise the open-file limit; fewer clients can connect");
+    } else {
+        tracing::debug!(open_files = limit.rlim_cur, "open-file limit");
+    }
 }
 
 async fn wait_for_shutdown() -> anyhow::Result<()> {
