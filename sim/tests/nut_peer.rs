@@ -99,7 +99,6 @@ fn scenario(driver: &str, options: &str, ten_minute_test: &str) {
     assert_eq!(value(&off, "ups.alarm"), Some("Shutdown imminent!"));
     facts.check("upsc-load-off", &off, MOVING);
     instcmd(&["load.on"], "C", "OL");
-    drop(instcmd);
     facts.check("instcmds", &table, &[]);
 
     // A scripted power cut at full load: 10 simulated minutes of battery, low at 20 %.
