@@ -189,6 +189,7 @@ impl MegatecDevice {
         };
 
         let mut pending = vec![
+            Change::SetValue("device.type".into(), "ups".into()),
             Change::SetValue("driver.version.data".into(), DATA_VERSION.into()),
             Change::SetValue("driver.parameter.pollfreq".into(), settings.pollfreq.to_string()),
         ];

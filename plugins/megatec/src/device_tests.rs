@@ -126,6 +126,7 @@ fn first_update_publishes_what_nutdrv_qx_does() {
         ("battery.voltage.nominal", "24.0"),
         ("device.mfr", "Megatec"),
         ("device.model", "Model 1234"),
+        ("device.type", "ups"),
         ("driver.parameter.pollfreq", "30"),
         ("driver.version.data", "Megatec 0.06"),
         ("input.current.nominal", "3.0"),
