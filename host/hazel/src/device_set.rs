@@ -13,7 +13,7 @@ use hazel_nutconf::ups_conf::{Section, UpsConf};
 use hazel_runtime::{DeviceConfig, Grants, Plugin, PluginCatalog};
 use hazel_state::Edit;
 
-use crate::driver_table::{PortKind, builtin_port_kind};
+use crate::driver_table::{PortKind, builtin_driver};
 use crate::host_settings::HostSettings;
 
 /// Everything read from one config dir.
@@ -77,6 +77,15 @@ fn plan_device(loaded: &LoadedConfig, catalog: &PluginCatalog, section: &Section
             let resolved = if path.is_absolute() { path.to_path_buf() } else { loaded.confdir.join(path) };
             Grants::none().with_file(port, resolved)
         }
+        PortKind::Serial => {
+            // A device node; a relative name would depend on the host's working directory.
+            if !Path::new(port).is_absolute() {
+                return Err(format!(
+                    "driver '{driver}' needs a serial device path for port, e.g. /dev/ttyUSB0, not '{port}'"
+                ));
+            }
+            Grants::none().with_serial(port, port)
+        }
         PortKind::None => Grants::none(),
     };
     let mut settings = vec![("port".to_string(), Some(port.to_string()))];
@@ -122,10 +131,15 @@ fn resolve_plugin(
         })?;
         return Ok((plugin, entry.port));
     }
-    let plugin = catalog
-        .for_driver(driver)
-        .ok_or_else(|| format!("no plugin provides driver '{driver}' (see `hazel plugin list`)"))?;
-    Ok((plugin, builtin_port_kind(driver).unwrap_or_default()))
+    let builtin = builtin_driver(driver);
+    let plugin = match (catalog.for_driver(driver), builtin) {
+        (Some(plugin), _) => plugin,
+        (None, Some(builtin)) => catalog.get(builtin.plugin).ok_or_else(|| {
+            format!("driver '{driver}' runs plugin '{}', which was not found (see `hazel plugin list`)", builtin.plugin)
+        })?,
+        (None, None) => return Err(format!("no plugin provides driver '{driver}' (see `hazel plugin list`)")),
+    };
+    Ok((plugin, builtin.map(|b| b.port).unwrap_or_default()))
 }
 
 /// Variables the host publishes for every device, as NUT's driver core does:
@@ -150,4 +164,18 @@ fn host_edits(section: &Section, plugin: &Plugin) -> Vec<Edit> {
     edits.extend(section.defaults().map(|(var, value)| Edit::SetValue(var.into(), value.into())));
     edits.extend(section.overrides().map(|(var, value)| Edit::Override(var.into(), value.into())));
     edits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_known_driver_without_its_plugin_names_the_plugin() {
+        let settings = HostSettings::default();
+        let err = resolve_plugin(&settings, &PluginCatalog::default(), "nutdrv_qx").unwrap_err();
+        assert_eq!(err, "driver 'nutdrv_qx' runs plugin 'megatec', which was not found (see `hazel plugin list`)");
+        let err = resolve_plugin(&settings, &PluginCatalog::default(), "acme-ups").unwrap_err();
+        assert!(err.starts_with("no plugin provides driver 'acme-ups'"), "{err}");
+    }
 }

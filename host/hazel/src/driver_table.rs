@@ -1,4 +1,5 @@
-//! NUT driver names Hazel knows, and what their `port=` names.
+//! NUT driver names Hazel knows, the plugin that runs each, and what their
+//! `port=` names.
 //!
 //! The host — not the plugin — decides what a device may reach: a plugin says
 //! which drivers it stands in for, but the meaning of `port=` (a file, a serial
@@ -13,17 +14,35 @@ use serde::Deserialize;
 pub enum PortKind {
     /// A file to read (dummy-ups `.dev`/`.seq`): grants `file` for exactly that path.
     File,
+    /// A serial device node (`/dev/ttyUSB0`): grants `serial` for exactly that port.
+    Serial,
     /// Nothing the host resolves; only `log` and `clock` are granted.
     #[default]
     None,
 }
 
-/// The built-in kind of `port=` for a NUT driver name, if Hazel knows it.
-pub fn builtin_port_kind(driver: &str) -> Option<PortKind> {
-    match driver {
-        "dummy-ups" => Some(PortKind::File),
-        _ => None,
-    }
+/// A NUT driver Hazel runs with one of its own plugins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BuiltinDriver {
+    /// The NUT driver name, as in ups.conf's `driver =`.
+    pub driver: &'static str,
+    /// The plugin that runs it, by name (its file stem), when no plugin in the
+    /// search path declares the driver itself.
+    pub plugin: &'static str,
+    /// What its `port=` names.
+    pub port: PortKind,
+}
+
+const BUILTIN_DRIVERS: &[BuiltinDriver] = &[
+    BuiltinDriver { driver: "dummy-ups", plugin: "dummy", port: PortKind::File },
+    // NUT's Megatec/Q1 serial drivers: the current one and its deprecated predecessor.
+    BuiltinDriver { driver: "nutdrv_qx", plugin: "megatec", port: PortKind::Serial },
+    BuiltinDriver { driver: "blazer_ser", plugin: "megatec", port: PortKind::Serial },
+];
+
+/// What Hazel knows about NUT driver `driver`, if anything.
+pub fn builtin_driver(driver: &str) -> Option<&'static BuiltinDriver> {
+    BUILTIN_DRIVERS.iter().find(|b| b.driver == driver)
 }
 
 #[cfg(test)]
@@ -32,7 +51,18 @@ mod tests {
 
     #[test]
     fn dummy_ups_reads_a_file() {
-        assert_eq!(builtin_port_kind("dummy-ups"), Some(PortKind::File));
-        assert_eq!(builtin_port_kind("unknown-driver"), None);
+        let dummy = builtin_driver("dummy-ups").unwrap();
+        assert_eq!((dummy.plugin, dummy.port), ("dummy", PortKind::File));
+        assert_eq!(builtin_driver("unknown-driver"), None);
+    }
+
+    #[test]
+    fn megatec_serial_drivers_get_a_serial_port() {
+        for driver in ["nutdrv_qx", "blazer_ser"] {
+            let entry = builtin_driver(driver).unwrap();
+            assert_eq!((entry.plugin, entry.port), ("megatec", PortKind::Serial), "{driver}");
+        }
+        // USB variants of the same protocol are not serial.
+        assert_eq!(builtin_driver("blazer_usb"), None);
     }
 }

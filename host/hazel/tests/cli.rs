@@ -75,6 +75,44 @@ fn check_config_names_file_line_and_section_of_each_problem() {
     );
 }
 
+/// A config dir whose first plugin directory holds serial-probe installed as
+/// `megatec.wasm`, standing in for the Megatec plugin the serial NUT drivers
+/// map to (it shadows any real one later in the search path).
+fn megatec_confdir(ups_conf: &str) -> tempfile::TempDir {
+    let dir = confdir(ups_conf);
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(plugin_dir().join("serial_probe.wasm"), plugins.join("megatec.wasm")).unwrap();
+    std::fs::write(dir.path().join("hazel.toml"), "plugin_dirs = [\"plugins\"]\ncache_dir = \"cache\"\n").unwrap();
+    dir
+}
+
+#[test]
+fn serial_nut_drivers_run_megatec_with_their_port_granted() {
+    let conf =
+        "[qx]\n\tdriver = nutdrv_qx\n\tport = /dev/ttyUSB0\n[blazer]\n\tdriver = blazer_ser\n\tport = /dev/ttyS0\n";
+    let dir = megatec_confdir(conf);
+    let (ok, text) = hazel(&["check-config"], dir.path());
+    assert!(ok, "{text}");
+    for device in ["qx", "blazer"] {
+        let line = format!("ok: [{device}] driver plugin 'megatec', grants: log, clock, serial");
+        assert!(text.contains(&line), "missing {line:?}:\n{text}");
+    }
+}
+
+#[test]
+fn serial_driver_problems_name_file_line_and_section() {
+    let conf = "[relative]\n\tdriver = nutdrv_qx\n\tport = ttyUSB0\n";
+    let dir = megatec_confdir(conf);
+    let (ok, text) = hazel(&["check-config"], dir.path());
+    assert!(!ok, "{text}");
+    let ups_conf = dir.path().join("ups.conf").display().to_string();
+    assert!(
+        text.contains(&format!("{ups_conf}:1: [relative]: driver 'nutdrv_qx' needs a serial device path")),
+        "{text}"
+    );
+}
+
 #[test]
 fn hazel_toml_errors_name_the_line() {
     let dir = confdir("[ups1]\n\tdriver = dummy-ups\n\tport = ok.dev\n");
@@ -99,7 +137,8 @@ fn inspect_shows_imports_without_running_the_device() {
     let (ok, text) = hazel(&["plugin", "inspect", &plugin.display().to_string()], dir.path());
     assert!(ok, "{text}");
     assert!(text.contains("drivers:      dummy-ups"), "{text}");
-    assert!(text.contains("hazel:plugin/file@0.1.0"), "{text}");
+    let file_import = format!("hazel:plugin/file@{}", hazel_runtime::bindings::PACKAGE_VERSION);
+    assert!(text.contains(&file_import), "{text}");
     assert!(!text.contains("FORBIDDEN"), "{text}");
 
     let wasi = plugin_dir().join("wasi_fs.wasm");

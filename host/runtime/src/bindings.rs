@@ -11,6 +11,8 @@ wasmtime::component::bindgen!({
     imports: {
         // File reads do I/O: run them as async host functions so they never block the executor.
         "hazel:plugin/file": async | trappable,
+        // Serial I/O blocks: the host functions are async and hand it to the blocking pool.
+        "hazel:plugin/serial": async | trappable,
         default: trappable,
     },
     exports: { default: async },
@@ -22,4 +24,4 @@ pub use hazel::plugin::types;
 /// The package name and version this host implements.
 pub const PACKAGE: &str = "hazel:plugin";
 /// The version of [`PACKAGE`] this host implements.
-pub const PACKAGE_VERSION: &str = "0.1.0";
+pub const PACKAGE_VERSION: &str = "0.1.1";

@@ -85,7 +85,10 @@ impl From<DeviceError> for DeviceFailure {
 }
 
 fn device_error_text(e: &DeviceError) -> String {
-    DeviceFailure::from(e.clone()).to_string()
+    match e {
+        DeviceError::Unreachable(m) => format!("unreachable: {m}"),
+        other => DeviceFailure::from(other.clone()).to_string(),
+    }
 }
 
 enum Request {
@@ -284,6 +287,8 @@ async fn run_instance(
             _ = ticker.tick() => {
                 match instance.update().await {
                     Ok(Ok(changes)) => state.apply_update(changes.into_iter().map(to_edit)),
+                    // The instance is fine, the device is not (e.g. its serial port vanished):
+                    // stale until an update succeeds; keep polling, which retries the device.
                     Ok(Err(e)) => state.mark_stale(format!("device: {}", device_error_text(&e))),
                     Err(fault) => return Ended::Retry(format!("update: {fault}")),
                 }

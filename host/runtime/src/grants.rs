@@ -20,11 +20,23 @@ pub struct FileGrant {
     pub path: PathBuf,
 }
 
+/// The serial port a device may use: the name as spelled in the config and
+/// the path the host opens. The plugin never names it; the host opens it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SerialGrant {
+    /// The port as written in the device's configuration (`port=`), for messages.
+    pub name: String,
+    /// The device node the host opens.
+    pub path: PathBuf,
+}
+
 /// The capabilities granted to one device beyond the always-granted `log` and `clock`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Grants {
     /// Files the device may read (the `file` capability); empty means not granted.
     pub files: Vec<FileGrant>,
+    /// The serial port the device may use (the `serial` capability); none means not granted.
+    pub serial: Option<SerialGrant>,
 }
 
 impl Grants {
@@ -39,11 +51,20 @@ impl Grants {
         self
     }
 
+    /// Grant the serial port `name` (as written in the config), opened at `path`.
+    pub fn with_serial(mut self, name: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        self.serial = Some(SerialGrant { name: name.into(), path: path.into() });
+        self
+    }
+
     /// Names of the granted capabilities, for messages.
     pub fn capability_names(&self) -> Vec<&'static str> {
         let mut names = vec!["log", "clock"];
         if !self.files.is_empty() {
             names.push("file");
+        }
+        if self.serial.is_some() {
+            names.push("serial");
         }
         names
     }
@@ -52,6 +73,7 @@ impl Grants {
         match capability {
             "types" | "log" | "clock" => Some(true),
             "file" => Some(!self.files.is_empty()),
+            "serial" => Some(self.serial.is_some()),
             _ => None,
         }
     }
@@ -204,10 +226,21 @@ mod tests {
     }
 
     #[test]
+    fn serial_needs_a_grant() {
+        let err = check_imports(["hazel:plugin/serial@0.1.1"], &Grants::none()).unwrap_err();
+        assert!(matches!(&err, ImportError::NotGranted { capability, .. } if capability == "serial"), "{err}");
+        let g = Grants::none().with_serial("/dev/ttyUSB0", "/dev/ttyUSB0");
+        assert_eq!(g.capability_names(), ["log", "clock", "serial"]);
+        assert_eq!(check_imports(["hazel:plugin/log@0.1.0", "hazel:plugin/serial@0.1.1"], &g), Ok(()));
+        // A serial grant is not a file grant.
+        assert!(check_imports(["hazel:plugin/file@0.1.1"], &g).is_err());
+    }
+
+    #[test]
     fn future_or_incompatible_versions_are_unsupported() {
         // A capability from a later 0.1.y this host does not know.
         assert!(matches!(
-            check_imports(["hazel:plugin/serial@0.1.1"], &Grants::none()),
+            check_imports(["hazel:plugin/usb-hid@0.1.2"], &Grants::none()),
             Err(ImportError::Unsupported { .. })
         ));
         // 0.1.9 of a known interface is semver-compatible; 0.2.0 is not.

@@ -86,6 +86,11 @@ impl CallDeadline {
         self.until = None;
     }
 
+    /// What is left of the running call's budget; `None` when no call runs.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.until.map(|t| t.saturating_duration_since(Instant::now()))
+    }
+
     /// Whether the running call has used up its budget (and remember it).
     pub fn check(&mut self) -> bool {
         if self.until.is_some_and(|t| Instant::now() >= t) {

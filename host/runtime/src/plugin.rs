@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::Component;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, Linker, LinkerInstance, ResourceType};
 
 use crate::bindings::{AllCapabilitiesPre, types::Description};
 use crate::capability::DeviceContext;
 use crate::engine::Runtime;
+use crate::grants::{ImportKind, classify_import};
 use crate::instance::DeviceInstance;
 
 /// Why a plugin could not be loaded.
@@ -67,6 +69,54 @@ pub enum LoadSource {
     Precompiled,
 }
 
+/// Define every import of `component` that is not one of Hazel's capabilities
+/// (the WASI interfaces `std` links, forbidden or unsupported imports) as a
+/// trap, so the component links; `grants::check_imports` decides whether it
+/// may start.
+///
+/// Not `Linker::define_unknown_imports_as_traps`: it matches names exactly, so
+/// an import of an earlier compatible contract (`hazel:plugin/log@0.1.0` on a
+/// 0.1.1 host) would get a trapping instance of that exact name, which then
+/// shadows the host's semver-compatible definition.
+fn stub_foreign_imports(linker: &mut Linker<DeviceContext>, component: &Component) -> wasmtime::Result<()> {
+    let engine = linker.engine().clone();
+    for (name, item) in component.component_type().imports(&engine) {
+        if !matches!(classify_import(name), ImportKind::Capability(_)) {
+            stub_item(&mut linker.root(), &engine, name, name, item.ty)?;
+        }
+    }
+    Ok(())
+}
+
+/// Define `item` as `name` in `linker`: functions trap, resources are inert,
+/// instances are stubbed member by member. `path` names it in trap messages.
+fn stub_item(
+    linker: &mut LinkerInstance<'_, DeviceContext>,
+    engine: &wasmtime::Engine,
+    name: &str,
+    path: &str,
+    item: ComponentItem,
+) -> wasmtime::Result<()> {
+    match item {
+        ComponentItem::ComponentFunc(_) => {
+            let path = path.to_string();
+            linker.func_new(name, move |_, _, _, _| {
+                Err(wasmtime::Error::msg(format!("{path} is not available to plugins")))
+            })
+        }
+        ComponentItem::ComponentInstance(instance) => {
+            let mut inner = linker.instance(name)?;
+            for (member, item) in instance.exports(engine) {
+                stub_item(&mut inner, engine, member, &format!("{path}#{member}"), item.ty)?;
+            }
+            Ok(())
+        }
+        ComponentItem::Resource(_) => linker.resource(name, ResourceType::host::<()>(), |_, _| Ok(())),
+        // Types need no definition; anything else is left for instantiation to refuse.
+        _ => Ok(()),
+    }
+}
+
 /// A loaded plugin, ready to be instantiated for any number of devices.
 pub struct Plugin {
     name: String,
@@ -105,7 +155,7 @@ impl Plugin {
         let mut linker = runtime.linker().clone();
         // Imports outside Hazel's capabilities become traps here; whether a device may start
         // with them at all is decided by `grants::check_imports` before instantiation.
-        linker.define_unknown_imports_as_traps(&component).map_err(invalid)?;
+        stub_foreign_imports(&mut linker, &component).map_err(invalid)?;
         let not_a_plugin =
             |e: wasmtime::Error| PluginError::NotAPlugin { path: path.into(), message: format!("{e:#}") };
         let pre = linker.instantiate_pre(&component).map_err(not_a_plugin)?;

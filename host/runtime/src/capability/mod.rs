@@ -2,12 +2,16 @@
 //!
 //! Each capability owns its state and reads nothing but the grant it was
 //! given, in the manner of Spin's factors: the log knows its device's name,
-//! the file capability knows the paths that device may read, and so on.
+//! the file capability knows the paths that device may read, the serial
+//! capability the one port it may use, and so on.
 //! [`DeviceContext`] bundles them as the data of one plugin instance's store.
 
 pub mod clock;
 pub mod file;
 pub mod log;
+pub mod serial;
+
+use std::sync::Arc;
 
 use crate::grants::Grants;
 use crate::limits::{CallDeadline, MemoryCap};
@@ -21,6 +25,8 @@ pub struct DeviceContext {
     pub clock: clock::ClockCapability,
     /// The `file` capability (grants nothing when the device names no file).
     pub file: file::FileCapability,
+    /// The `serial` capability (grants nothing when the device names no port).
+    pub serial: serial::SerialCapability,
     /// The memory cap.
     pub memory: MemoryCap,
     /// The deadline of the call in progress.
@@ -34,6 +40,7 @@ impl DeviceContext {
             log: log::LogCapability::new(device),
             clock: clock::ClockCapability::new(),
             file: file::FileCapability::new(grants.files.clone()),
+            serial: serial::SerialCapability::new(device, grants.serial.as_ref(), Arc::new(serial::SystemPorts)),
             memory: MemoryCap::new(memory_bytes),
             deadline: CallDeadline::default(),
         }
@@ -47,6 +54,11 @@ pub fn add_to_linker(linker: &mut wasmtime::component::Linker<DeviceContext>) ->
     wit::log::add_to_linker::<DeviceContext, HasSelf<log::LogCapability>>(linker, |c| &mut c.log)?;
     wit::clock::add_to_linker::<DeviceContext, HasSelf<clock::ClockCapability>>(linker, |c| &mut c.clock)?;
     wit::file::add_to_linker::<DeviceContext, HasSelf<file::FileCapability>>(linker, |c| &mut c.file)?;
+    // The serial host functions also see the call's deadline, which bounds their waits.
+    wit::serial::add_to_linker::<DeviceContext, serial::SerialAccess>(linker, |c| serial::SerialHost {
+        port: &mut c.serial,
+        deadline: &c.deadline,
+    })?;
     wit::types::add_to_linker::<DeviceContext, HasSelf<log::LogCapability>>(linker, |c| &mut c.log)?;
     Ok(())
 }
