@@ -87,14 +87,11 @@ fn script_errors_name_file_and_line() {
 
 #[test]
 fn bad_settings_are_refused() {
-    let output = Command::new(env!("CARGO_BIN_EXE_hazel-sim"))
-        .args(["megatec", "--low-battery", "150"])
-        .output()
-        .unwrap();
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_hazel-sim")).args(["megatec", "--low-battery", "150"]).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("bad UPS setting: low battery threshold = 150: 0 to 100 %"), "{stderr}");
-    let output =
-        Command::new(env!("CARGO_BIN_EXE_hazel-sim")).args(["megatec", "--time-scale", "0"]).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_hazel-sim")).args(["megatec", "--time-scale", "0"]).output().unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("bad time scale 0"));
 }
