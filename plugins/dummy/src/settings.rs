@@ -45,6 +45,12 @@ const DRIVER_OPTIONS: &[&str] = &["repeater_disable_strict_start", "authconf"];
 /// [`Settings::cmd_comments`]). NUT's dummy-ups does not know it.
 pub const CMD_COMMENTS_FLAG: &str = "cmd_comments";
 
+/// `default.<var>` and `override.<var>`: values the host publishes itself,
+/// also passed to plugins for drivers that read them.
+fn is_core_variable_option(key: &str) -> bool {
+    key.starts_with("default.") || key.starts_with("override.")
+}
+
 /// Why repeater mode fails, in one place.
 fn repeater_unsupported(port: &str) -> DeviceError {
     DeviceError::Invalid(format!(
@@ -83,6 +89,10 @@ pub fn parse<'a>(settings: impl IntoIterator<Item = (&'a str, Option<&'a str>)>)
                 cmd_comments = true;
             }
             _ if DRIVER_OPTIONS.contains(&key) => {}
+            // NUT's driver core applies these to the published variables for
+            // every driver, and so does the host here; dummy-ups itself never
+            // reads them (DUMMY-UPS.md).
+            _ if is_core_variable_option(key) => {}
             _ => {
                 return Err(DeviceError::Invalid(format!("'{key}' is not a valid variable name for this driver")));
             }
@@ -167,6 +177,13 @@ mod tests {
         );
         assert!(matches!(parse_pairs(&[]), Err(DeviceError::Invalid(_))));
         assert!(matches!(parse_pairs(&[("port", None)]), Err(DeviceError::Invalid(_))));
+        // The host applies default.*/override.* itself; dummy-ups accepts and ignores them.
+        let with_core_options = parse_pairs(&[
+            ("port", Some("x.dev")),
+            ("default.battery.voltage.high", Some("27.3")),
+            ("override.ups.mfr", Some("Acme")),
+        ]);
+        assert_eq!(with_core_options, parse_pairs(&[("port", Some("x.dev"))]));
         assert!(
             parse_pairs(&[
                 ("port", Some("x.dev")),

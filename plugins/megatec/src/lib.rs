@@ -28,6 +28,8 @@ pub mod settings;
 
 #[cfg(test)]
 mod device_tests;
+#[cfg(test)]
+mod property_tests;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;

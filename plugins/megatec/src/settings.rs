@@ -116,11 +116,11 @@ pub struct Settings {
     pub chargetime: f64,
     /// `idleload`, percent.
     pub idleload: f64,
-    /// `default.battery.voltage.high`, if the host passes it.
+    /// `default.`/`override.battery.voltage.high`, if set.
     pub battery_voltage_high: Option<f64>,
-    /// `default.battery.voltage.low`, if the host passes it.
+    /// `default.`/`override.battery.voltage.low`, if set.
     pub battery_voltage_low: Option<f64>,
-    /// `override.`/`default.battery.voltage.nominal`, if the host passes it.
+    /// `override.`/`default.battery.voltage.nominal`, if set.
     pub battery_voltage_nominal: Option<f64>,
     /// Options accepted but without effect here, for a log line.
     pub ignored: Vec<String>,
@@ -279,11 +279,19 @@ pub fn parse<'a>(settings: impl IntoIterator<Item = (&'a str, Option<&'a str>)>)
                 }
                 parsed.idleload = percent;
             }
-            "default.battery.voltage.high" => parsed.battery_voltage_high = Some(number(key, required(key, value)?)?),
-            "default.battery.voltage.low" => parsed.battery_voltage_low = Some(number(key, required(key, value)?)?),
+            // nutdrv_qx reads the battery limits from its published variables,
+            // where NUT's core has put `default.*`/`override.*` values first.
+            "default.battery.voltage.high" | "override.battery.voltage.high" => {
+                parsed.battery_voltage_high = Some(number(key, required(key, value)?)?);
+            }
+            "default.battery.voltage.low" | "override.battery.voltage.low" => {
+                parsed.battery_voltage_low = Some(number(key, required(key, value)?)?);
+            }
             "default.battery.voltage.nominal" | "override.battery.voltage.nominal" => {
                 parsed.battery_voltage_nominal = Some(number(key, required(key, value)?)?);
             }
+            // Any other variable's initial or pinned value: the host publishes it.
+            _ if key.starts_with("default.") || key.starts_with("override.") => {}
             _ if IGNORED_OPTIONS.contains(&key) => parsed.ignored.push(key.to_string()),
             _ => return Err(invalid(format!("'{key}' is not a valid variable name for this driver"))),
         }
@@ -409,5 +417,16 @@ mod tests {
             (settings.battery_voltage_high, settings.battery_voltage_low, settings.battery_voltage_nominal),
             (Some(27.3), Some(21.0), Some(24.0))
         );
+        let pinned =
+            with_port(&[("override.battery.voltage.high", Some("27")), ("override.battery.voltage.low", Some("22"))])
+                .unwrap();
+        assert_eq!((pinned.battery_voltage_high, pinned.battery_voltage_low), (Some(27.0), Some(22.0)));
+        assert!(message(with_port(&[("default.battery.voltage.low", Some("low"))])).contains("not a number"));
+    }
+
+    #[test]
+    fn other_default_and_override_options_are_left_to_the_host() {
+        let settings = with_port(&[("default.ups.mfr", Some("Acme")), ("override.ups.delay.shutdown", Some("20"))]);
+        assert_eq!(settings, with_port(&[]));
     }
 }
