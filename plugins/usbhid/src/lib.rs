@@ -1,0 +1,47 @@
+//! `usbhid`: the protocol core of Hazel's port of NUT's `usbhid-ups` driver
+//! (USB HID Power Device Class; spec: drivers.md §(a)).
+//!
+//! Layout: plain `no_std` + `alloc` logic, unit-tested natively
+//! (`cargo test --target x86_64-unknown-linux-gnu -p usbhid`):
+//! - [`descriptor`] parses a HID report descriptor into data fields, with
+//!   hard bounds so hostile input cannot exhaust memory or time;
+//! - [`usage_names`] names usages (standard and vendor pages) and renders
+//!   paths like `UPS.PowerSummary.RemainingCapacity`;
+//! - [`report`] extracts and inserts field values and converts them to and
+//!   from physical units;
+//! - [`device`] is the device abstraction (descriptor, reports, strings);
+//! - [`mapping`] holds the NUT variable tables, chosen by vendor id;
+//! - [`status`] derives `ups.status` and `ups.alarm`;
+//! - [`session`] polls a device through a table and publishes variables;
+//! - [`commands`] turns instant commands and variable writes into reports,
+//!   including the kill-power chain;
+//! - [`capture`] (feature `capture`, and in tests) reads the capture files of
+//!   `shared/data/hid` and replays them as a device.
+//!
+//! The driver export (the `wit-bindgen` glue implementing `hazel:plugin`'s
+//! `driver` interface) comes with the host's `usb-hid` capability; until then
+//! this crate is a library.
+#![cfg_attr(target_arch = "wasm32", no_std)]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+#[cfg(any(test, feature = "capture"))]
+pub mod capture;
+pub mod commands;
+pub mod descriptor;
+pub mod device;
+pub mod mapping;
+pub mod report;
+pub mod session;
+pub mod status;
+pub mod usage_names;
+
+#[cfg(test)]
+mod capture_tests;
+#[cfg(test)]
+mod fuzz_tests;
+
+// The wasm build needs the runtime's allocator and panic handler linked in.
+#[cfg(target_arch = "wasm32")]
+use hazel_guest_rt as _;
