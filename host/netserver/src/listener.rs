@@ -365,17 +365,30 @@ impl Exchange {
     /// Read requests from `stream` and write each reply with one write until
     /// the connection ends or the client is to start TLS.
     async fn run<S: AsyncRead + AsyncWrite + Unpin>(&mut self, stream: &mut S) -> Ended {
+        // Set up once, not per request: registering waiters and a timer for
+        // every read cost more than answering a GET. The idle timer is moved
+        // on only when it fires early (requests just push `deadline` out).
+        let stop = stopped(&mut self.stop);
+        let kick = self.kick.notified();
+        let idle = tokio::time::sleep_until(self.deadline);
+        tokio::pin!(stop, kick, idle);
         loop {
             let read = tokio::select! {
-                read = tokio::time::timeout_at(self.deadline, stream.read(&mut self.buffer)) => read,
-                () = stopped(&mut self.stop) => return Ended::Closed("server shutting down"),
-                () = self.kick.notified() => return Ended::Closed("its device was removed"),
+                read = stream.read(&mut self.buffer) => read,
+                () = &mut idle => {
+                    if Instant::now() >= self.deadline {
+                        return Ended::Closed("idle too long");
+                    }
+                    idle.as_mut().reset(self.deadline);
+                    continue;
+                }
+                () = &mut stop => return Ended::Closed("server shutting down"),
+                () = &mut kick => return Ended::Closed("its device was removed"),
             };
             let count = match read {
-                Err(_) => return Ended::Closed("idle too long"),
-                Ok(Ok(0)) => return Ended::Closed("closed by client"),
-                Ok(Ok(count)) => count,
-                Ok(Err(_)) => return Ended::Closed("read error"),
+                Ok(0) => return Ended::Closed("closed by client"),
+                Ok(count) => count,
+                Err(_) => return Ended::Closed("read error"),
             };
             let mut rest = self.buffer.get(..count).unwrap_or(&[]);
             while !rest.is_empty() {

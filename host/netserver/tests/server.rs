@@ -292,6 +292,22 @@ async fn idle_clients_are_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_keep_a_client_past_the_idle_limit() {
+    // The idle timer is only moved on when it fires: each request must still
+    // count, however long the connection has been open.
+    let idle_limit = Duration::from_millis(800);
+    let server = start(local_conf(), Some(idle_limit)).await;
+    let mut busy = Client::connect(server.addr).await;
+    for _ in 0..12 {
+        assert_eq!(busy.ask("NETVER").await, "1.3");
+        tokio::time::sleep(idle_limit / 4).await;
+    }
+    // ...and once the requests stop, the limit applies again.
+    busy.expect_eof().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_connections() {
     let server = start(local_conf(), None).await;
     let mut client = Client::connect(server.addr).await;
