@@ -338,3 +338,45 @@ pub fn stderr_without_tls_notice(output: &Output) -> String {
     let text = String::from_utf8_lossy(&output.stderr);
     text.split_inclusive('\n').filter(|l| !l.starts_with("Init SSL without certificate database")).collect()
 }
+
+/// Lines added to the files [`HazelServe::start_with`] writes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExtraConfig<'a> {
+    /// Appended to `upsd.conf` (after its `LISTEN` line).
+    pub upsd_conf: &'a str,
+    /// Appended to `hazel.toml` (after `plugin_dirs` and `cache_dir`).
+    pub hazel_toml: &'a str,
+}
+
+impl HazelServe {
+    /// [`HazelServe::start`] with `extra` lines in `upsd.conf` and `hazel.toml`
+    /// (e.g. `CERTFILE`, `[tls]`).
+    pub fn start_with(ups_conf: &str, upsd_users: &str, extra: ExtraConfig<'_>, prepare: impl FnOnce(&Path)) -> Self {
+        let confdir = tempfile::tempdir().expect("tempdir");
+        let dir = confdir.path();
+        let port = free_port();
+        prepare(dir);
+        std::fs::write(dir.join("ups.conf"), ups_conf).unwrap();
+        std::fs::write(dir.join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n{}", extra.upsd_conf)).unwrap();
+        std::fs::write(dir.join("upsd.users"), upsd_users).unwrap();
+        let plugins = plugin_dir().display().to_string();
+        let settings = format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\n{}", extra.hazel_toml);
+        std::fs::write(dir.join("hazel.toml"), settings).unwrap();
+        let log = std::fs::File::create(dir.join("hazel.log")).unwrap();
+        let child = Command::new(hazel_binary())
+            .args(["serve", "-c"])
+            .arg(dir)
+            .env("HAZEL_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start hazel serve");
+        let server = HazelServe { child, port, confdir };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "hazel serve did not listen; log:\n{}", server.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+}

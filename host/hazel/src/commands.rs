@@ -12,7 +12,7 @@ use hazel_state::{DeviceState, StateStore};
 use crate::device_set::{LoadedConfig, plan_devices};
 use crate::host_settings::HostSettings;
 use crate::nut_control::DeviceRouter;
-use hazel_netserver::{Server, ServerContext, UpsdConf, Users};
+use hazel_netserver::{Server, ServerContext, ServerTls, UpsdConf, Users};
 
 /// The plugin runtime as `hazel.toml` configures it.
 fn new_runtime(settings: &HostSettings) -> anyhow::Result<Arc<Runtime>> {
@@ -85,7 +85,13 @@ fn read_optional(confdir: &Path, name: &str) -> anyhow::Result<Option<(std::path
 /// NUT config dir without them means defaults and no users.
 pub fn load_server_config(confdir: &Path) -> anyhow::Result<(UpsdConf, Users)> {
     let conf = match read_optional(confdir, "upsd.conf")? {
-        Some((path, bytes)) => UpsdConf::parse(&path, bytes)?,
+        Some((path, bytes)) => {
+            let conf = UpsdConf::parse(&path, bytes)?;
+            for warning in &conf.warnings {
+                tracing::warn!("{}: {warning}", path.display());
+            }
+            conf
+        }
         None => UpsdConf::default(),
     };
     let users = match read_optional(confdir, "upsd.users")? {
@@ -101,11 +107,35 @@ pub fn load_server_config(confdir: &Path) -> anyhow::Result<(UpsdConf, Users)> {
     Ok((conf, users))
 }
 
+/// The STARTTLS certificate: `[tls]` of hazel.toml, else upsd.conf's
+/// `CERTFILE` (relative to the config dir); `None` leaves STARTTLS refused.
+pub fn load_tls(confdir: &Path, settings: &HostSettings, conf: &UpsdConf) -> anyhow::Result<Option<ServerTls>> {
+    let tls = match (&settings.tls, &conf.certfile) {
+        (Some(tls), certfile) => {
+            if certfile.is_some() {
+                tracing::info!("hazel.toml [tls] is used instead of upsd.conf CERTFILE");
+            }
+            ServerTls::from_pem_files(&tls.cert, &tls.key)
+                .map_err(|e| anyhow::Error::new(e).context("STARTTLS certificate from hazel.toml [tls]"))?
+        }
+        (None, Some(certfile)) => ServerTls::from_combined_pem(confdir.join(certfile))
+            .map_err(|e| anyhow::Error::new(e).context("STARTTLS certificate from upsd.conf CERTFILE"))?,
+        (None, None) => return Ok(None),
+    };
+    tracing::info!(certificate = %tls.cert_path().display(), "STARTTLS available");
+    Ok(Some(tls))
+}
+
 /// Start the NUT network server over `running`'s devices.
-pub async fn start_server(confdir: &Path, running: &RunningDevices) -> anyhow::Result<Server> {
+pub async fn start_server(confdir: &Path, settings: &HostSettings, running: &RunningDevices) -> anyhow::Result<Server> {
     let (conf, users) = load_server_config(confdir)?;
+    let tls = load_tls(confdir, settings, &conf)?;
     let router = DeviceRouter::new(running.devices.iter().map(|(name, handle)| (name.clone(), handle.client())));
-    let context = Arc::new(ServerContext::new(running.store.clone(), Arc::new(router), users, &conf));
+    let mut context = ServerContext::new(running.store.clone(), Arc::new(router), users, &conf);
+    if let Some(tls) = tls {
+        context = context.with_tls(tls);
+    }
+    let context = Arc::new(context);
     let server = Server::bind(&conf, context).await?;
     for addr in server.local_addrs() {
         tracing::info!("serving the NUT protocol on {addr}");
@@ -119,7 +149,7 @@ pub async fn serve(confdir: &Path) -> anyhow::Result<ExitCode> {
     raise_open_file_limit();
     let loaded = LoadedConfig::load(confdir)?;
     let running = start_devices(&loaded).await?;
-    let server = start_server(confdir, &running).await?;
+    let server = start_server(confdir, &loaded.settings, &running).await?;
     tracing::info!(devices = running.devices.len(), "hazel is running");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server_task = tokio::spawn(server.run(async move {
@@ -171,8 +201,13 @@ async fn wait_for_shutdown() -> anyhow::Result<()> {
 pub async fn check_config(confdir: &Path) -> anyhow::Result<ExitCode> {
     let loaded = LoadedConfig::load(confdir)?;
     let mut problems = loaded.section_errors();
-    if let Err(e) = load_server_config(confdir) {
-        problems.push(format!("{e:#}"));
+    match load_server_config(confdir) {
+        Ok((conf, _)) => {
+            if let Err(e) = load_tls(confdir, &loaded.settings, &conf) {
+                problems.push(format!("{e:#}"));
+            }
+        }
+        Err(e) => problems.push(format!("{e:#}")),
     }
     let (_runtime, catalog) = open_plugins(&loaded.settings).await?;
     let (plans, plan_problems) = plan_devices(&loaded, &catalog);

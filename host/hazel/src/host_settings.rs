@@ -25,6 +25,18 @@ pub struct HostSettings {
     /// Extra or overriding NUT driver names: which plugin and what `port=` names.
     #[serde(default)]
     pub drivers: BTreeMap<String, DriverSetting>,
+    /// Certificate and key for STARTTLS; wins over upsd.conf's `CERTFILE`.
+    pub tls: Option<TlsSettings>,
+}
+
+/// `[tls]`: the server certificate chain and its private key, two PEM files.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM file with the certificate chain, server certificate first.
+    pub cert: PathBuf,
+    /// PEM file with the (unencrypted) private key.
+    pub key: PathBuf,
 }
 
 /// `[limits]`.
@@ -117,6 +129,10 @@ impl HostSettings {
         if let Some(dir) = &mut settings.cache_dir {
             *dir = confdir.join(&*dir);
         }
+        if let Some(tls) = &mut settings.tls {
+            tls.cert = confdir.join(&tls.cert);
+            tls.key = confdir.join(&tls.key);
+        }
         Ok(settings)
     }
 
@@ -176,6 +192,16 @@ mod tests {
         assert_eq!(s.limits.memory_mib, 16);
         assert_eq!(s.limits.call_timeout_ms, 10_000);
         assert_eq!(s.drivers["acme"].port, PortKind::File);
+    }
+
+    #[test]
+    fn tls_files() {
+        let text = "[tls]\ncert = \"/etc/hazel/cert.pem\"\nkey = \"key.pem\"\n";
+        let s = HostSettings::parse(Path::new("hazel.toml"), text).unwrap();
+        let tls = s.tls.unwrap();
+        assert_eq!((tls.cert.to_str(), tls.key.to_str()), (Some("/etc/hazel/cert.pem"), Some("key.pem")));
+        let err = HostSettings::parse(Path::new("hazel.toml"), "[tls]\ncert = \"c.pem\"\n").unwrap_err();
+        assert!(err.to_string().contains("missing field `key`"), "{err}");
     }
 
     #[test]
