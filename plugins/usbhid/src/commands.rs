@@ -141,7 +141,10 @@ pub fn set_var(session: &mut Session, dev: &mut dyn HidDevice, name: &str, value
 /// NUT's default late-shutdown chain (`usbhid-ups -k`): the first command of
 /// `shutdown.return`, `shutdown.reboot`, `load.off.delay`,
 /// `shutdown.stayoff` that succeeds. Returns the command used.
-pub fn kill_power(session: &mut Session, dev: &mut dyn HidDevice) -> Result<&'static str, Vec<(&'static str, CommandError)>> {
+pub fn kill_power(
+    session: &mut Session,
+    dev: &mut dyn HidDevice,
+) -> Result<&'static str, Vec<(&'static str, CommandError)>> {
     let mut failures = Vec::new();
     for cmd in ["shutdown.return", "shutdown.reboot", "load.off.delay", "shutdown.stayoff"] {
         match instcmd(session, dev, cmd, None) {

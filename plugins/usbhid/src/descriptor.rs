@@ -237,7 +237,8 @@ pub fn parse(bytes: &[u8]) -> Result<ReportDescriptor, DescriptorError> {
                     usage_min = None;
                 }
                 0xC => {
-                    let nodes = depth_nodes.pop().ok_or(DescriptorError { at, reason: "end collection without collection" })?;
+                    let nodes =
+                        depth_nodes.pop().ok_or(DescriptorError { at, reason: "end collection without collection" })?;
                     collection.truncate(collection.len() - nodes);
                     usages.clear();
                     usage_min = None;
@@ -290,11 +291,7 @@ pub fn parse(bytes: &[u8]) -> Result<ReportDescriptor, DescriptorError> {
             },
             // Local items.
             2 => match tag {
-                0x0 => {
-                    if usages.len() < MAX_USAGES {
-                        usages.push(full_usage(data, len, g.usage_page));
-                    }
-                }
+                0x0 if usages.len() < MAX_USAGES => usages.push(full_usage(data, len, g.usage_page)),
                 0x1 => usage_min = Some(full_usage(data, len, g.usage_page)),
                 0x2 => {
                     let max = full_usage(data, len, g.usage_page);
@@ -441,7 +438,7 @@ mod tests {
         assert_eq!(parse(&[0xC0]).unwrap_err().at, 0);
         assert_eq!(parse(&[0x05, 0x84, 0x26, 0xFF]).unwrap_err().reason, "truncated item");
         assert_eq!(parse(&[0xB4]).unwrap_err().reason, "pop without push");
-        let deep: Vec<u8> = core::iter::repeat([0xA1, 0x00]).take(MAX_DEPTH + 1).flatten().collect();
+        let deep: Vec<u8> = core::iter::repeat_n([0xA1, 0x00], MAX_DEPTH + 1).flatten().collect();
         assert_eq!(parse(&deep).unwrap_err().reason, "collections nested too deep");
         // 2^32−1 report count of 8 bits: refused, not allocated.
         let huge = [0x75, 0x08, 0x97, 0xFF, 0xFF, 0xFF, 0xFF, 0x09, 0x30, 0x81, 0x02];

@@ -460,7 +460,12 @@ pub static MGE_ROWS: &[Row] = &[
     var("output.frequency", "UPS.PowerConverter.Output.Frequency", 1, 0),
     var("output.frequency.nominal", "UPS.Flow.[4].ConfigFrequency", 0, STATIC),
     var("outlet.id", "UPS.OutletSystem.Outlet.[1].OutletID", 0, STATIC),
-    Row { name: "outlet.desc", path: "UPS.OutletSystem.Outlet.[1].OutletID", flags: ABSENT | RW, action: Action::Default(Default::Text("Main Outlet")) },
+    Row {
+        name: "outlet.desc",
+        path: "UPS.OutletSystem.Outlet.[1].OutletID",
+        flags: ABSENT | RW,
+        action: Action::Default(Default::Text("Main Outlet")),
+    },
     conv("outlet.switchable", "UPS.OutletSystem.Outlet.[1].PresentStatus.Switchable", Lookup(YES_NO), STATIC),
     var("outlet.1.id", "UPS.OutletSystem.Outlet.[2].OutletID", 0, STATIC),
     Row {
@@ -512,10 +517,8 @@ pub static TRIPP_LITE_ROWS: &[Row] = &[
 ];
 
 /// CyberPower: the common rows; its default full-poll period is 12 s.
-pub static CYBERPOWER_ROWS: &[Row] = &[
-    var("input.voltage", "UPS.Input.Voltage", 1, 0),
-    var("output.voltage", "UPS.Output.Voltage", 1, 0),
-];
+pub static CYBERPOWER_ROWS: &[Row] =
+    &[var("input.voltage", "UPS.Input.Voltage", 1, 0), var("output.voltage", "UPS.Output.Voltage", 1, 0)];
 
 /// CyberPower descriptors declare a logical maximum too small for their
 /// input/output voltage fields (values above it would be masked to garbage):
@@ -644,8 +647,8 @@ mod tests {
     #[test]
     fn cyberpower_fixup_widens_voltage_maximum() {
         let d0 = crate::descriptor::parse(&[
-            0x05, 0x84, 0x09, 0x04, 0xA1, 0x01, 0x09, 0x1A, 0xA1, 0x00, 0x85, 0x0F, 0x09, 0x30, 0x75, 0x10, 0x95,
-            0x01, 0x15, 0x00, 0x26, 0xFF, 0x00, 0xB1, 0x02, 0xC0, 0xC0,
+            0x05, 0x84, 0x09, 0x04, 0xA1, 0x01, 0x09, 0x1A, 0xA1, 0x00, 0x85, 0x0F, 0x09, 0x30, 0x75, 0x10, 0x95, 0x01,
+            0x15, 0x00, 0x26, 0xFF, 0x00, 0xB1, 0x02, 0xC0, 0xC0,
         ])
         .unwrap();
         let mut d = d0.clone();

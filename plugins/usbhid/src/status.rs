@@ -262,8 +262,10 @@ mod tests {
 
     #[test]
     fn lookups_set_and_clear() {
-        static AC: StatusLookup =
-            &[(1, &[Change::Set(Flag::Online), Change::Clear(Flag::Offline)]), (0, &[Change::Set(Flag::Offline), Change::Clear(Flag::Online)])];
+        static AC: StatusLookup = &[
+            (1, &[Change::Set(Flag::Online), Change::Clear(Flag::Offline)]),
+            (0, &[Change::Set(Flag::Offline), Change::Clear(Flag::Online)]),
+        ];
         let mut f = StatusFlags::default();
         f.apply_value(AC, 0);
         assert!(f.has(Flag::Offline) && !f.has(Flag::Online));
