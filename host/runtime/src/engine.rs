@@ -61,6 +61,18 @@ pub fn engine_config() -> Config {
     config
 }
 
+/// Precompile the plugin `wasm` (read from `path`) into `.cwasm` bytes that
+/// every engine built from [`engine_config`] loads, including the
+/// runtime-only one of the initrd host. The result is native code for this
+/// wasmtime version and this CPU's features.
+#[cfg(feature = "compiler")]
+pub fn precompile_plugin(path: &std::path::Path, wasm: &[u8]) -> Result<Vec<u8>, crate::plugin::PluginError> {
+    let invalid =
+        |e: wasmtime::Error| crate::plugin::PluginError::Invalid { path: path.into(), message: format!("{e:#}") };
+    let engine = Engine::new(&engine_config()).map_err(invalid)?;
+    engine.precompile_component(wasm).map_err(invalid)
+}
+
 impl Runtime {
     /// Build the engine, link the capabilities and start the epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Arc<Self>, RuntimeError> {

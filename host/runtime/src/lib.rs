@@ -20,6 +20,7 @@ pub mod device;
 pub mod engine;
 pub mod grants;
 pub mod instance;
+pub mod kill;
 pub mod limits;
 pub mod plugin;
 

@@ -150,6 +150,42 @@ impl Plugin {
         } else {
             compile_or_cached(runtime, path, &bytes, &digest)?
         };
+        Self::from_component(runtime, path, digest, component, source, started).await
+    }
+
+    /// Load precompiled code (`.cwasm` bytes, read from `path`, whose SHA-256
+    /// is `digest`) and ask it to describe itself. For a caller that reads the
+    /// file once and checks its digest against a trusted record (the initrd
+    /// host's bundle) before this.
+    ///
+    /// # Safety
+    ///
+    /// Deserializing maps `bytes` as native code without any check: they must
+    /// be exactly what wasmtime's `precompile_component` produced for an
+    /// engine with [`crate::engine::engine_config`], from a trusted source.
+    pub async unsafe fn load_precompiled_bytes(
+        runtime: &Runtime,
+        path: &Path,
+        bytes: &[u8],
+        digest: &str,
+    ) -> Result<Plugin, PluginError> {
+        let started = Instant::now();
+        let digest = digest.to_string();
+        let invalid = |e: wasmtime::Error| PluginError::Invalid { path: path.into(), message: format!("{e:#}") };
+        // SAFETY: the caller vouches for the bytes (see above).
+        let component = unsafe { Component::deserialize(runtime.engine(), bytes) }.map_err(invalid)?;
+        Self::from_component(runtime, path, digest, component, LoadSource::Precompiled, started).await
+    }
+
+    async fn from_component(
+        runtime: &Runtime,
+        path: &Path,
+        digest: String,
+        component: Component,
+        source: LoadSource,
+        started: Instant,
+    ) -> Result<Plugin, PluginError> {
+        let invalid = |e: wasmtime::Error| PluginError::Invalid { path: path.into(), message: format!("{e:#}") };
         let imports: Vec<String> =
             component.component_type().imports(runtime.engine()).map(|(name, _)| name.to_string()).collect();
         let mut linker = runtime.linker().clone();
