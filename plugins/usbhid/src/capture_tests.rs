@@ -454,3 +454,43 @@ fn interrupt_reports_update_status_at_once() {
     assert_eq!(s.variables()["battery.charge"], "50");
     assert_eq!(s.variables()["ups.status"], "OB DISCHRG LB");
 }
+
+/// The CyberPower fix-up on the real descriptors: the PFCLCD models repeat
+/// the high-transfer limits on the output voltage (NUT's documented bug),
+/// the PowerWalker OEM unit encodes both voltage maxima negative; the other
+/// CyberPower descriptors are left alone.
+#[test]
+fn cyberpower_voltage_fixups_on_the_captures() {
+    let voltage = |d: &descriptor::ReportDescriptor, id: u8| {
+        d.fields.iter().find(|f| f.report_id == id && f.usage() == 0x840030).cloned()
+    };
+    let mut fixed = Vec::new();
+    let all = captures();
+    for (name, c) in all.iter().filter(|(_, c)| c.vendor_id == Some(0x0764)) {
+        let raw = descriptor::parse(&c.descriptor).unwrap();
+        let mut dev = ReplayDevice::new(c);
+        let s = Session::open(&mut dev, Settings::default()).unwrap();
+        let (before, after) = (voltage(&raw, 0x12), voltage(&s.descriptor, 0x12));
+        let hvt = raw.fields.iter().find(|f| f.report_id == 0x10 && f.usage() == 0x840054);
+        let copied = matches!((&before, hvt), (Some(o), Some(h)) if (o.logical_min, o.logical_max) == (h.logical_min, h.logical_max));
+        let (before, after) = match (before, after) {
+            (Some(b), Some(a)) => (b, a),
+            _ => continue,
+        };
+        if copied {
+            assert_eq!((after.logical_min, after.logical_max), (0, mapping::CYBERPOWER_VOLTAGE_MAX), "{name}");
+            fixed.push(name.as_str());
+        } else if before.logical_max_assumed {
+            let input = voltage(&raw, 0x0F).unwrap();
+            let expected = mapping::CYBERPOWER_VOLTAGE_MAX.max(input.logical_max).min((1 << before.size) - 1);
+            assert_eq!(after.logical_max, expected, "{name}");
+            fixed.push(name.as_str());
+        } else {
+            assert_eq!(before, after, "{name}: untouched");
+        }
+    }
+    assert_eq!(
+        fixed,
+        ["CyberPower__CP1000PFCLCDa.txt", "CyberPower__CP1300EPFCLCD.txt", "PowerWalker__VI_500_R1U.txt"]
+    );
+}

@@ -73,6 +73,9 @@ pub struct Field {
     pub logical_min: i64,
     /// Logical maximum.
     pub logical_max: i64,
+    /// True when the maximum was written as a negative number below the
+    /// minimum and taken as unsigned instead (some fix-ups key on it).
+    pub logical_max_assumed: bool,
     /// Physical minimum (0 when unset).
     pub physical_min: i64,
     /// Physical maximum (0 when unset).
@@ -149,6 +152,7 @@ struct Globals {
     usage_page: u32,
     logical_min: i64,
     logical_max: i64,
+    logical_max_assumed: bool,
     physical_min: i64,
     physical_max: i64,
     unit_exponent: i8,
@@ -254,7 +258,8 @@ pub fn parse(bytes: &[u8]) -> Result<ReportDescriptor, DescriptorError> {
                     // Many devices write an unsigned maximum in one or two
                     // bytes (`25 ff` for 255): read as signed it falls below
                     // the minimum, so take it unsigned, as the HID spec intends.
-                    if g.logical_max < g.logical_min && len < 4 {
+                    g.logical_max_assumed = g.logical_max < g.logical_min && len < 4;
+                    if g.logical_max_assumed {
                         g.logical_max = i64::from(data);
                     }
                 }
@@ -358,6 +363,7 @@ fn add_fields(
             size: g.report_size,
             logical_min: g.logical_min,
             logical_max: g.logical_max,
+            logical_max_assumed: g.logical_max_assumed,
             physical_min: g.physical_min,
             physical_max: g.physical_max,
             unit: g.unit,
@@ -404,6 +410,7 @@ mod tests {
         // 15 00 25 ff: signed read gives −1 < 0, so 255 is meant.
         let d = parse(&[0x05, 0x84, 0x09, 0x35, 0x75, 0x08, 0x95, 0x01, 0x15, 0x00, 0x25, 0xFF, 0x81, 0x02]).unwrap();
         assert_eq!(d.fields[0].logical_max, 255);
+        assert!(d.fields[0].logical_max_assumed);
         // 15 81 25 7f: a genuine signed range stays signed.
         let d = parse(&[0x05, 0x84, 0x09, 0x35, 0x75, 0x08, 0x95, 0x01, 0x15, 0x81, 0x25, 0x7F, 0x81, 0x02]).unwrap();
         assert_eq!((d.fields[0].logical_min, d.fields[0].logical_max), (-127, 127));

@@ -90,8 +90,9 @@ pub struct Row {
     pub action: Action,
 }
 
-/// A descriptor fix-up for devices known to describe themselves wrongly.
-pub type Fixup = fn(&mut ReportDescriptor, &UsageNames);
+/// A descriptor fix-up for devices known to describe themselves wrongly
+/// (gets the USB product id).
+pub type Fixup = fn(&mut ReportDescriptor, u16);
 
 /// A vendor's tables.
 #[derive(Clone, Copy, Debug)]
@@ -516,21 +517,61 @@ pub static TRIPP_LITE_ROWS: &[Row] = &[
     fixed("shutdown.stop", "UPS.OutletSystem.Outlet.DelayBeforeShutdown", -1),
 ];
 
-/// CyberPower: the common rows; its default full-poll period is 12 s.
-pub static CYBERPOWER_ROWS: &[Row] =
-    &[var("input.voltage", "UPS.Input.Voltage", 1, 0), var("output.voltage", "UPS.Output.Voltage", 1, 0)];
+/// Largest input/output voltage CyberPower devices report (with margin).
+pub const CYBERPOWER_VOLTAGE_MAX: i64 = 511;
 
-/// CyberPower descriptors declare a logical maximum too small for their
-/// input/output voltage fields (values above it would be masked to garbage):
-/// widen it to the field's full unsigned width.
-pub fn fix_cyberpower(d: &mut ReportDescriptor, names: &UsageNames) {
-    for f in d.fields.iter_mut() {
-        let path = names.path_string(&f.path);
-        if (path == "UPS.Input.Voltage" || path == "UPS.Output.Voltage") && f.size > 8 && f.size < 32 {
-            let full = (1i64 << f.size) - 1;
-            if f.logical_min >= 0 && f.logical_max < full && f.physical_min == 0 && f.physical_max == 0 {
-                f.logical_max = full;
+/// CyberPower's 0x0501/0x0601 descriptors get their voltage ranges wrong in
+/// two known ways, and values above a wrong maximum would be masked to
+/// garbage:
+/// - the output voltage (report 0x12) repeats the high-transfer limits
+///   (report 0x10), sometimes the input voltage (report 0x0f) too: both are
+///   replaced by 0..[`CYBERPOWER_VOLTAGE_MAX`];
+/// - a maximum encoded negative (so read as unsigned, "assumed") is raised
+///   to at least [`CYBERPOWER_VOLTAGE_MAX`], the smaller of input and output
+///   aligned on the larger, and capped at what the field's bits can hold.
+pub fn fix_cyberpower(d: &mut ReportDescriptor, product_id: u16) {
+    const VOLTAGE: u32 = 0x840030;
+    const HIGH_TRANSFER: u32 = 0x840054;
+    if product_id != 0x0501 && product_id != 0x0601 {
+        return;
+    }
+    let find = |d: &ReportDescriptor, id: u8, usage: u32| {
+        d.fields.iter().position(|f| f.report_id == id && f.usage() == usage)
+    };
+    let (input, output) = (find(d, 0x0F, VOLTAGE), find(d, 0x12, VOLTAGE));
+    if let Some(hvt) = find(d, 0x10, HIGH_TRANSFER) {
+        let limits = (d.fields[hvt].logical_min, d.fields[hvt].logical_max);
+        if let Some(o) = output.filter(|o| (d.fields[*o].logical_min, d.fields[*o].logical_max) == limits) {
+            for i in [Some(o), input.filter(|i| (d.fields[*i].logical_min, d.fields[*i].logical_max) == limits)]
+                .into_iter()
+                .flatten()
+            {
+                d.fields[i].logical_min = 0;
+                d.fields[i].logical_max = CYBERPOWER_VOLTAGE_MAX;
             }
+        }
+    }
+    let (Some(i), Some(o)) = (input, output) else { return };
+    let (in_assumed, out_assumed) = (d.fields[i].logical_max_assumed, d.fields[o].logical_max_assumed);
+    if !in_assumed && !out_assumed {
+        return;
+    }
+    let (mut in_max, mut out_max) = (d.fields[i].logical_max, d.fields[o].logical_max);
+    if in_assumed {
+        in_max = in_max.max(CYBERPOWER_VOLTAGE_MAX);
+    }
+    if out_assumed {
+        out_max = out_max.max(CYBERPOWER_VOLTAGE_MAX);
+    }
+    if out_assumed && out_max < in_max {
+        out_max = in_max;
+    } else if in_assumed && in_max < out_max {
+        in_max = out_max;
+    }
+    for (idx, assumed, max) in [(i, in_assumed, in_max), (o, out_assumed, out_max)] {
+        let f = &mut d.fields[idx];
+        if assumed && f.size > 1 && f.size < 63 {
+            f.logical_max = max.min((1i64 << f.size) - 1);
         }
     }
 }
@@ -567,7 +608,7 @@ pub static SUBDRIVERS: &[Subdriver] = &[
         name: "CyberPower HID",
         vendor_ids: &[0x0764, 0x0483],
         names: UsageNames { tables: STD },
-        rows: &[CYBERPOWER_ROWS, PDC_VALUES, PDC_DELAYS, PDC_STATUS, PDC_COMMANDS],
+        rows: GENERIC_ROWS,
         pollfreq: 12,
         fixup: Some(fix_cyberpower),
     },
@@ -644,16 +685,35 @@ mod tests {
         }
     }
 
+    fn cps_voltage_descriptor(output_max: &[u8]) -> ReportDescriptor {
+        // Input voltage 0x0f: 16 bits, 0..255 (one byte, fine); high
+        // transfer 0x10: 0..255 too; output voltage 0x12 with `output_max`.
+        let mut b = alloc::vec![0x05, 0x84, 0x75, 0x10, 0x95, 0x01, 0x15, 0x00, 0x26, 0xFF, 0x00];
+        b.extend_from_slice(&[0x85, 0x0F, 0x09, 0x30, 0xB1, 0x02, 0x85, 0x10, 0x09, 0x54, 0xB1, 0x02]);
+        b.extend_from_slice(output_max);
+        b.extend_from_slice(&[0x85, 0x12, 0x09, 0x30, 0xB1, 0x02]);
+        crate::descriptor::parse(&b).unwrap()
+    }
+
     #[test]
-    fn cyberpower_fixup_widens_voltage_maximum() {
-        let d0 = crate::descriptor::parse(&[
-            0x05, 0x84, 0x09, 0x04, 0xA1, 0x01, 0x09, 0x1A, 0xA1, 0x00, 0x85, 0x0F, 0x09, 0x30, 0x75, 0x10, 0x95, 0x01,
-            0x15, 0x00, 0x26, 0xFF, 0x00, 0xB1, 0x02, 0xC0, 0xC0,
-        ])
-        .unwrap();
-        let mut d = d0.clone();
-        fix_cyberpower(&mut d, &usage_names::STANDARD);
-        assert_eq!(d0.fields[0].logical_max, 255);
-        assert_eq!(d.fields[0].logical_max, 65535);
+    fn cyberpower_fixup_replaces_voltage_ranges_copied_from_the_transfer_limit() {
+        let mut d = cps_voltage_descriptor(&[]);
+        fix_cyberpower(&mut d, 0x0501);
+        let maxima: Vec<i64> = d.fields.iter().map(|f| f.logical_max).collect();
+        assert_eq!(maxima, [511, 255, 511], "input, high transfer, output");
+        let mut other = cps_voltage_descriptor(&[]);
+        fix_cyberpower(&mut other, 0x0005);
+        assert_eq!(other.fields[2].logical_max, 255, "other products untouched");
+    }
+
+    #[test]
+    fn cyberpower_fixup_raises_an_assumed_maximum() {
+        // Output maximum `25 ff`: −1 read signed, assumed 255.
+        let mut d = cps_voltage_descriptor(&[0x25, 0xFF, 0x15, 0x00]);
+        d.fields[1].logical_max = 300; // high transfer differs: rule 1 does not apply
+        fix_cyberpower(&mut d, 0x0601);
+        assert!(d.fields[2].logical_max_assumed);
+        assert_eq!(d.fields[2].logical_max, 511);
+        assert_eq!(d.fields[0].logical_max, 255, "input's maximum was not assumed");
     }
 }

@@ -169,6 +169,7 @@ mod tests {
             size,
             logical_min: lmin,
             logical_max: lmax,
+            logical_max_assumed: false,
             physical_min: 0,
             physical_max: 0,
             unit: 0,

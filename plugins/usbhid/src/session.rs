@@ -97,7 +97,7 @@ impl Session {
         let bytes = dev.report_descriptor().map_err(OpenError::Device)?;
         let mut descriptor = descriptor::parse(&bytes).map_err(OpenError::Descriptor)?;
         if let Some(fix) = subdriver.fixup {
-            fix(&mut descriptor, &subdriver.names);
+            fix(&mut descriptor, id.product_id);
         }
         let paths: Vec<String> = descriptor.fields.iter().map(|f| subdriver.names.path_string(&f.path)).collect();
         let mut s = Session {
