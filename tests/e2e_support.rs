@@ -43,9 +43,15 @@ impl HazelServe {
     /// Start `hazel serve` with `ups_conf` and `upsd_users`, on a free port, after
     /// `prepare` has put any data files into the config dir; waits until it answers.
     pub fn start(ups_conf: &str, upsd_users: &str, prepare: impl FnOnce(&Path)) -> HazelServe {
+        HazelServe::start_knowing_port(ups_conf, upsd_users, |dir, _port| prepare(dir))
+    }
+
+    /// [`HazelServe::start`], with `prepare` also given the port it will serve on
+    /// (for files that name it, like an `upsmon.conf` whose monitor connects to it).
+    pub fn start_knowing_port(ups_conf: &str, upsd_users: &str, prepare: impl FnOnce(&Path, u16)) -> HazelServe {
         let confdir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
-        prepare(confdir.path());
+        prepare(confdir.path(), port);
         std::fs::write(confdir.path().join("ups.conf"), ups_conf).unwrap();
         std::fs::write(confdir.path().join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n")).unwrap();
         std::fs::write(confdir.path().join("upsd.users"), upsd_users).unwrap();
@@ -80,6 +86,11 @@ impl HazelServe {
     /// `name@127.0.0.1:port`.
     pub fn ups(&self, name: &str) -> String {
         format!("{name}@127.0.0.1:{}", self.port)
+    }
+
+    /// The server's process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
@@ -379,4 +390,318 @@ impl HazelServe {
         }
         server
     }
+}
+
+// The monitor: a UPS power source the tests drive, `hazel monitor`, and NUT's own `upsmon`.
+
+/// What a test UPS's mains and battery are doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PowerState {
+    /// Mains present (`OL`).
+    Online,
+    /// Mains failed, battery fine (`OB`).
+    OnBattery,
+    /// Mains failed, battery low (`OB LB`).
+    LowBattery,
+}
+
+impl PowerState {
+    /// The `ups.status` a UPS reports in this state.
+    pub fn ups_status(self) -> &'static str {
+        match self {
+            PowerState::Online => "OL",
+            PowerState::OnBattery => "OB",
+            PowerState::LowBattery => "OB LB",
+        }
+    }
+}
+
+/// The power of a UPS under test: the tests make mains fail and batteries run
+/// low through this, whatever device stands behind it.
+///
+/// Today it is a `dummy-ups` device file ([`DevFilePower`]), read by Hazel's
+/// `dummy` plugin and by NUT's `dummy-ups`. NOTE: once the Megatec plugin and
+/// the host's serial capability are merged (branch `serial`), a `hazel-sim`
+/// implementation (a simulated Q1 UPS whose mains and battery the test sets)
+/// is to replace it in `tests/monitor.rs`, so the same scenarios run through a
+/// real driver and serial port.
+pub trait PowerSource {
+    /// Puts the UPS in `state`; the driver notices at its next poll.
+    fn set(&self, state: PowerState);
+}
+
+/// A `dummy-ups` device file as a [`PowerSource`]: each state rewrites it.
+pub struct DevFilePower {
+    path: PathBuf,
+    writes: std::cell::Cell<u64>,
+}
+
+impl DevFilePower {
+    /// Writes the file at `path` in `state`.
+    pub fn create(path: &Path, state: PowerState) -> DevFilePower {
+        let power = DevFilePower { path: path.to_path_buf(), writes: std::cell::Cell::new(0) };
+        power.set(state);
+        power
+    }
+}
+
+impl PowerSource for DevFilePower {
+    fn set(&self, state: PowerState) {
+        let charge = if state == PowerState::LowBattery { 10 } else { 100 };
+        let text = format!(
+            "ups.mfr: Hazel\nups.model: Monitor test\nbattery.charge: {charge}\nups.status: {}\n",
+            state.ups_status()
+        );
+        // Written aside and renamed, so a driver never reads half a file.
+        let scratch = self.path.with_extension("new");
+        std::fs::write(&scratch, text).unwrap();
+        // dummy-ups re-reads the file when its modification time changes, in whole
+        // seconds: give every version its own second.
+        let writes = self.writes.get() + 1;
+        self.writes.set(writes);
+        let stamp = std::time::SystemTime::now() + Duration::from_secs(writes);
+        std::fs::File::options().write(true).open(&scratch).and_then(|file| file.set_modified(stamp)).unwrap();
+        std::fs::rename(&scratch, &self.path).unwrap();
+    }
+}
+
+/// A `ups.conf` section running `dummy-ups` (Hazel's `dummy` plugin) on the
+/// device file `file_name` beside it, polled every second.
+pub fn dummy_power_section(name: &str, file_name: &str) -> String {
+    format!("[{name}]\n\tdriver = dummy-ups\n\tport = {file_name}\n\tpollinterval = 1\n")
+}
+
+/// Where a monitor's harmless `SHUTDOWNCMD` and `NOTIFYCMD` report: each
+/// appends one line `<who> <what>` to a file shared by every monitor of a
+/// test, so the order of lines is the order things happened.
+pub struct EventLog {
+    path: PathBuf,
+}
+
+impl EventLog {
+    /// A log at `path` (created on first write).
+    pub fn new(path: &Path) -> EventLog {
+        EventLog { path: path.to_path_buf() }
+    }
+
+    /// Every line so far.
+    pub fn lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.path).unwrap_or_default().lines().map(str::to_owned).collect()
+    }
+
+    /// Whether `line` was written.
+    pub fn has(&self, line: &str) -> bool {
+        self.lines().iter().any(|l| l == line)
+    }
+
+    /// Index of the first `line`, or a panic showing the log.
+    pub fn position(&self, line: &str) -> usize {
+        let lines = self.lines();
+        lines.iter().position(|l| l == line).unwrap_or_else(|| panic!("no {line:?} in the event log:\n{lines:#?}"))
+    }
+
+    /// The `NOTIFYTYPE`s `who` was notified of, in order.
+    pub fn notifications(&self, who: &str) -> Vec<String> {
+        let prefix = format!("{who} notify ");
+        self.lines().iter().filter_map(|l| l.strip_prefix(&prefix).map(str::to_owned)).collect()
+    }
+
+    /// Writes `dir/notify.sh` and `dir/shutdown.sh`, which append
+    /// `<who> notify <NOTIFYTYPE>` and `<who> shutdown` to this log; they
+    /// touch nothing else.
+    pub fn scripts(&self, dir: &Path, who: &str) -> (PathBuf, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let log = self.path.display();
+        let notify = dir.join("notify.sh");
+        let shutdown = dir.join("shutdown.sh");
+        let bodies = [
+            (&notify, format!("#!/bin/sh\necho \"{who} notify $NOTIFYTYPE\" >> '{log}'\n")),
+            (&shutdown, format!("#!/bin/sh\necho \"{who} shutdown\" >> '{log}'\n")),
+        ];
+        for (path, body) in bodies {
+            std::fs::write(path, body).unwrap();
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        (notify, shutdown)
+    }
+}
+
+/// Events both NUT's upsmon and Hazel know, whose notifications tests record.
+pub const RECORDED_EVENTS: &[&str] =
+    &["ONLINE", "ONBATT", "LOWBATT", "FSD", "COMMOK", "COMMBAD", "SHUTDOWN", "SHUTDOWN_HOSTSYNC", "NOCOMM"];
+
+/// An `upsmon.conf` for tests, for NUT's upsmon and `hazel monitor` alike:
+/// one `MONITOR system 1 monuser monpass role` ([`UPSMON_USER`]), the
+/// harmless scripts of `events` (written into `dir`) for `SHUTDOWNCMD` and
+/// `NOTIFYCMD` with every [`RECORDED_EVENTS`] going to the log and the script
+/// (no `wall`), `POWERDOWNFLAG dir/killpower`, one-second polls, and
+/// `extra` lines last (they win).
+pub fn test_upsmon_conf(system: &str, role: &str, dir: &Path, who: &str, events: &EventLog, extra: &str) -> String {
+    let (notify, shutdown) = events.scripts(dir, who);
+    let mut conf = format!(
+        "MONITOR {system} 1 {UPSMON_USER} {UPSMON_PASSWORD} {role}\nMINSUPPLIES 1\n\
+         SHUTDOWNCMD \"{}\"\nNOTIFYCMD \"{}\"\nPOWERDOWNFLAG {}\n\
+         POLLFREQ 1\nPOLLFREQALERT 1\nHOSTSYNC 20\nDEADTIME 15\nFINALDELAY 1\n",
+        shutdown.display(),
+        notify.display(),
+        dir.join("killpower").display(),
+    );
+    for event in RECORDED_EVENTS {
+        conf.push_str(&format!("NOTIFYFLAG {event} SYSLOG+EXEC\n"));
+    }
+    conf.push_str(extra);
+    conf
+}
+
+/// A running `hazel monitor -c DIR` (DIR holding its upsmon.conf), logging
+/// to `DIR/monitor.log` with its PID file `DIR/monitor.pid`; killed on drop.
+pub struct HazelMonitor {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl HazelMonitor {
+    /// Starts `hazel monitor` on `dir`.
+    pub fn start(dir: &Path) -> HazelMonitor {
+        HazelMonitor::start_with_pid_file(dir, &dir.join("monitor.pid"))
+    }
+
+    /// Starts `hazel monitor` on `dir` with its PID file at `pid_file`.
+    pub fn start_with_pid_file(dir: &Path, pid_file: &Path) -> HazelMonitor {
+        let log = std::fs::File::create(dir.join("monitor.log")).unwrap();
+        let child = Command::new(hazel_binary())
+            .args(["monitor", "-c"])
+            .arg(dir)
+            .arg("--pid-file")
+            .arg(pid_file)
+            .env("HAZEL_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start hazel monitor");
+        HazelMonitor { child, dir: dir.to_path_buf() }
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("monitor.log")).unwrap_or_default()
+    }
+
+    /// Its exit status, once it has exited.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+}
+
+impl Drop for HazelMonitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// NUT's own `upsmon` in the foreground on `DIR/upsmon.conf`, with its state
+/// in DIR and its output in `DIR/upsmon.log`; stopped on drop.
+///
+/// Whatever `NUT_ALTPIDPATH` says, Debian's upsmon 2.8.0 running as root keeps
+/// its PID in `/run/nut/upsmon.pid` and refuses to start, even for `-K`,
+/// while the process named there lives: one upsmon at a time per machine, so
+/// each holds [`upsmon_lock`].
+pub struct RealUpsmon {
+    child: Child,
+    dir: PathBuf,
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
+}
+
+/// Held while NUT's `upsmon` runs (see [`RealUpsmon`]); take it around `upsmon -K` too.
+pub fn upsmon_lock() -> std::sync::MutexGuard<'static, ()> {
+    static UPSMON: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that failed while holding it leaves nothing behind to protect.
+    UPSMON.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// NUT's `upsmon` program (Debian's `/sbin/upsmon` is a wrapper that needs
+/// `/etc/nut/nut.conf`; the program itself is in `/lib/nut`).
+pub fn upsmon_program() -> PathBuf {
+    let found = ["/lib/nut/upsmon", "/sbin/upsmon", "/usr/sbin/upsmon"].map(Path::new).into_iter().find(|p| p.exists());
+    found.expect("upsmon is missing (Debian package nut-client; `cargo xtask test` installs it)").to_path_buf()
+}
+
+/// A command running [`upsmon_program`] on the private `dir` (`NUT_CONFPATH`,
+/// `NUT_STATEPATH`, `NUT_ALTPIDPATH`).
+pub fn upsmon_command(dir: &Path) -> Command {
+    let mut command = Command::new(upsmon_program());
+    command.env("NUT_CONFPATH", dir).env("NUT_STATEPATH", dir).env("NUT_ALTPIDPATH", dir).stdin(Stdio::null());
+    command
+}
+
+impl RealUpsmon {
+    /// Starts `upsmon -F` (as root: `-p`, one process, so nothing switches to the
+    /// `nut` user, who could not read the private dir).
+    pub fn start(dir: &Path) -> RealUpsmon {
+        let one_at_a_time = upsmon_lock();
+        let log = std::fs::File::create(dir.join("upsmon.log")).unwrap();
+        let mut command = upsmon_command(dir);
+        command.arg("-F");
+        if is_root() {
+            command.arg("-p");
+        }
+        let child = command
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run upsmon (Debian package nut-client): {e}"));
+        RealUpsmon { child, dir: dir.to_path_buf(), _one_at_a_time: one_at_a_time }
+    }
+
+    /// What it printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("upsmon.log")).unwrap_or_default()
+    }
+
+    /// Its exit status, once it has exited.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+}
+
+impl Drop for RealUpsmon {
+    fn drop(&mut self) {
+        // SIGTERM first, so upsmon removes its PID file in /run/nut.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill").arg(self.child.id().to_string()).stderr(Stdio::null()).status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A readable line diff of two transcripts (`-` only in `nut`, `+` only in `hazel`), empty if equal.
+pub fn line_diff(nut: &[String], hazel: &[String]) -> String {
+    // Longest common subsequence: transcripts are a few hundred lines.
+    let (n, h) = (nut.len(), hazel.len());
+    let mut lcs = vec![vec![0u32; h + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..h).rev() {
+            lcs[i][j] = if nut[i] == hazel[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    while i < n || j < h {
+        if i < n && j < h && nut[i] == hazel[j] {
+            (i, j) = (i + 1, j + 1);
+        } else if j < h && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out.push_str(&format!("  + {}\n", hazel[j]));
+            j += 1;
+        } else {
+            out.push_str(&format!("  - {}\n", nut[i]));
+            i += 1;
+        }
+    }
+    out
 }

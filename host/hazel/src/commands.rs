@@ -144,10 +144,14 @@ pub async fn start_server(confdir: &Path, settings: &HostSettings, running: &Run
 }
 
 /// `hazel serve`: run every configured device and serve them to NUT clients
-/// until SIGINT or SIGTERM.
+/// until SIGINT or SIGTERM; with an `upsmon.conf` in `confdir`, run the
+/// monitor too (once the listener is up; after `SHUTDOWNCMD` only the
+/// monitor exits, and the server keeps serving until the system stops it).
 pub async fn serve(confdir: &Path) -> anyhow::Result<ExitCode> {
     raise_open_file_limit();
     let loaded = LoadedConfig::load(confdir)?;
+    // Read before anything starts, so a bad upsmon.conf stops the start with its file and line.
+    let monitor = crate::monitor::Monitor::load_from_confdir(confdir)?;
     let running = start_devices(&loaded).await?;
     let server = start_server(confdir, &loaded.settings, &running).await?;
     tracing::info!(devices = running.devices.len(), "hazel is running");
@@ -155,8 +159,15 @@ pub async fn serve(confdir: &Path) -> anyhow::Result<ExitCode> {
     let server_task = tokio::spawn(server.run(async move {
         let _ = stop_rx.await;
     }));
+    // The listener is bound: the monitor connects to it over TCP, as upsmon does to upsd.
+    let monitor = monitor.map(|monitor| monitor.spawn(false)).transpose()?;
     let result = wait_for_shutdown().await;
     tracing::info!("shutting down");
+    if let Some(monitor) = monitor
+        && let Err(error) = monitor.stop().await
+    {
+        tracing::error!("{error:#}");
+    }
     let _ = stop_tx.send(());
     let _ = server_task.await;
     running.stop().await;

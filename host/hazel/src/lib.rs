@@ -8,4 +8,6 @@ pub mod commands;
 pub mod device_set;
 pub mod driver_table;
 pub mod host_settings;
+pub mod late_shutdown;
+pub mod monitor;
 pub mod nut_control;

@@ -35,6 +35,42 @@ enum Command {
     Serve,
     /// Check the configuration and report every problem, without starting devices.
     CheckConfig,
+    /// Watch UPSes per CONFDIR/upsmon.conf and shut this host down when their power runs out, like NUT's upsmon.
+    #[command(after_help = "Runs in the foreground; SIGTERM stops it, SIGUSR1 forces a shutdown (upsmon -c fsd), \
+                            SIGHUP re-reads upsmon.conf (a changed file needs a restart). `hazel serve` runs the \
+                            same monitor itself when CONFDIR has an upsmon.conf; signal that process instead.")]
+    Monitor {
+        /// Exit 0 if the POWERDOWNFLAG file is set, 1 otherwise (upsmon -K).
+        #[arg(short = 'K', conflicts_with = "command")]
+        check_powerdown_flag: bool,
+        /// Send a command to the running monitor and exit (upsmon -c; -c is the config dir here).
+        #[arg(long, value_name = "fsd|stop|reload", value_parser = ["fsd", "stop", "reload"])]
+        command: Option<String>,
+        /// With --command: the process to signal, instead of the PID file's (upsmon -P).
+        #[arg(short = 'P', value_name = "PID", requires = "command")]
+        pid: Option<u32>,
+        /// PID file written by the monitor and read by --command.
+        #[arg(long, value_name = "PATH", default_value_os_t = hazel::monitor::default_pid_file())]
+        pid_file: PathBuf,
+    },
+    /// Tell UPS (a ups.conf section) to cut its power now, like NUT's `upsdrvctl shutdown UPS`.
+    KillPower {
+        /// The ups.conf section.
+        ups: String,
+    },
+    /// Write the tree an image builder copies in for the late shutdown:
+    /// hazel-initrd, precompiled plugins, the systemd-shutdown hook, a dracut module.
+    InitrdBundle {
+        /// Plugins to precompile, comma-separated, e.g. megatec.
+        #[arg(long, value_delimiter = ',', required = true)]
+        plugins: Vec<String>,
+        /// The output directory.
+        #[arg(short = 'o', long = "output", value_name = "DIR")]
+        out: PathBuf,
+        /// The hazel-initrd binary to copy (default: the one beside hazel).
+        #[arg(long, value_name = "PATH")]
+        initrd_binary: Option<PathBuf>,
+    },
     /// Plugin tools.
     Plugin {
         #[command(subcommand)]
@@ -245,10 +281,23 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve => commands::serve(&confdir).await,
             Command::CheckConfig => commands::check_config(&confdir).await,
+            Command::Monitor { check_powerdown_flag: true, .. } => hazel::monitor::check_powerdown_flag(&confdir),
+            Command::Monitor { command: Some(name), pid, pid_file, .. } => {
+                let control = hazel::monitor::Control::from_name(&name).context("unknown monitor command")?;
+                hazel::monitor::send_control(control, pid, &pid_file).map(|()| std::process::ExitCode::SUCCESS)
+            }
+            Command::Monitor { pid_file, .. } => hazel::monitor::run_standalone(&confdir, &pid_file).await,
             Command::Plugin { command: PluginCommand::Inspect { file } } => {
                 commands::inspect_plugin(&confdir, &file).await
             }
             Command::Plugin { command: PluginCommand::List } => commands::list_plugins(&confdir).await,
+            Command::KillPower { ups } => {
+                hazel::late_shutdown::kill_power(&confdir, &ups).await.map(|()| std::process::ExitCode::SUCCESS)
+            }
+            Command::InitrdBundle { plugins, out, initrd_binary } => {
+                let request = hazel::late_shutdown::InitrdBundleRequest { plugins, out, initrd_binary };
+                hazel::late_shutdown::initrd_bundle(&confdir, &request).await.map(|()| std::process::ExitCode::SUCCESS)
+            }
         }
         .with_context(|| format!("config dir {}", confdir.display()))
     });

@@ -19,6 +19,9 @@ use crate::mapping::{self, Action, Convert, Default, Row, Subdriver};
 use crate::report;
 use crate::status::{self, OnlineDischarge, StatusFlags};
 
+/// Most interrupt reports applied by one [`Session::poll_interrupts`] call.
+pub const MAX_INTERRUPTS_PER_CALL: usize = 32;
+
 /// Driver options that change what is published or written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -317,6 +320,23 @@ impl Session {
             self.apply(dev, row, v);
         }
         self.rebuild_status();
+    }
+
+    /// Drain the interrupt pipe: apply every report that arrives within
+    /// `timeout_ms` each, at most [`MAX_INTERRUPTS_PER_CALL`] so a chatty
+    /// device cannot hold the plugin. Returns how many were applied.
+    pub fn poll_interrupts(&mut self, dev: &mut dyn HidDevice, timeout_ms: u32) -> Result<usize, DeviceError> {
+        let mut applied = 0;
+        while applied < MAX_INTERRUPTS_PER_CALL {
+            match dev.interrupt_read(timeout_ms)? {
+                Some(data) => {
+                    self.interrupt_report(dev, &data);
+                    applied += 1;
+                }
+                None => break,
+            }
+        }
+        Ok(applied)
     }
 
     fn rebuild_status(&mut self) {
