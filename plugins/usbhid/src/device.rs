@@ -1,7 +1,7 @@
 //! The device as the protocol logic sees it.
 //!
 //! Both the future WIT glue (over the host's `usb-hid` capability) and the
-//! recorded-capture replay ([`crate::capture`]) implement [`HidDevice`]. Report
+//! recorded-capture replay (module `capture`, feature `capture`) implement [`HidDevice`]. Report
 //! buffers always start with the report id byte when the descriptor uses
 //! report ids, as on the wire.
 

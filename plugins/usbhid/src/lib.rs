@@ -15,7 +15,7 @@
 //! - [`session`] polls a device through a table and publishes variables;
 //! - [`commands`] turns instant commands and variable writes into reports,
 //!   including the kill-power chain;
-//! - [`capture`] (feature `capture`, and in tests) reads the capture files of
+//! - `capture` (feature `capture`, and in tests) reads the capture files of
 //!   `shared/data/hid` and replays them as a device.
 //!
 //! The driver export (the `wit-bindgen` glue implementing `hazel:plugin`'s
