@@ -143,14 +143,23 @@ pub const UPSMON_USER: &str = "monuser";
 pub const UPSMON_PASSWORD: &str = "monpass";
 
 /// A `ups.conf` with one `dummy-ups` section per `(name, dev file)`, whose `port`
-/// is the file's name (the file is expected next to ups.conf: see [`copy_dev_files`]).
+/// is the file's name (the file is expected next to ups.conf: see [`copy_dev_files`])
+/// and whose `desc` is [`dev_file_description`].
 pub fn dummy_ups_conf(devices: &[(&str, &Path)]) -> String {
     let mut conf = String::new();
     for (name, file) in devices {
         let file_name = file.file_name().expect("a .dev file path").to_string_lossy();
-        conf.push_str(&format!("[{name}]\n\tdriver = dummy-ups\n\tport = {file_name}\n"));
+        let desc = dev_file_description(file);
+        conf.push_str(&format!("[{name}]\n\tdriver = dummy-ups\n\tport = {file_name}\n\tdesc = \"{desc}\"\n"));
     }
     conf
+}
+
+/// Manufacturer and model from a device library file name, `_` read as space
+/// (`APC__Back-UPS_RS_1500__newhidups__2.1.0__01.dev` → `APC Back-UPS RS 1500`).
+pub fn dev_file_description(file: &Path) -> String {
+    let stem = file.file_stem().expect("a .dev file path").to_string_lossy();
+    stem.split("__").take(2).collect::<Vec<_>>().join(" ").replace('_', " ")
 }
 
 /// Copy each device file into `dir` under its own file name (what [`dummy_ups_conf`] refers to).
@@ -315,8 +324,25 @@ impl NutSession {
 
     /// Send `line`; the reply: one line, or `BEGIN LIST` through `END LIST` (without line ends).
     pub fn try_request(&mut self, line: &str) -> std::io::Result<Vec<String>> {
-        use std::io::{BufRead, Write};
+        use std::io::Write;
         self.reader.get_mut().write_all(format!("{line}\n").as_bytes())?;
+        self.read_reply()
+    }
+
+    /// Send all `lines` at once, then read their replies in order (pipelined: upsd
+    /// writes a list line by line, and each round trip can cost a delayed ACK,
+    /// ~40 ms). Panics on I/O errors.
+    pub fn requests(&mut self, lines: &[String]) -> Vec<Vec<String>> {
+        use std::io::Write;
+        let batch: String = lines.iter().map(|line| format!("{line}\n")).collect();
+        let sent = self.reader.get_mut().write_all(batch.as_bytes());
+        sent.unwrap_or_else(|e| panic!("NUT requests {lines:?}: {e}"));
+        lines.iter().map(|line| self.read_reply().unwrap_or_else(|e| panic!("NUT request {line:?}: {e}"))).collect()
+    }
+
+    /// One reply: one line, or `BEGIN LIST` through `END LIST`.
+    fn read_reply(&mut self) -> std::io::Result<Vec<String>> {
+        use std::io::BufRead;
         let mut lines = Vec::new();
         loop {
             let mut reply = String::new();
