@@ -146,7 +146,8 @@ fn is_test_plugin(file: &str) -> bool {
 
 fn build(root: &Path) -> anyhow::Result<()> {
     build_plugins(root)?;
-    run(cargo().current_dir(root).args(["build", "-p", "hazel"]))
+    // hazel-initrd too: the late-shutdown e2e test runs it.
+    run(cargo().current_dir(root).args(["build", "-p", "hazel", "-p", "hazel-initrd"]))
 }
 
 fn demo(root: &Path) -> anyhow::Result<()> {
