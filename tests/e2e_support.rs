@@ -43,28 +43,32 @@ impl HazelServe {
     /// Start `hazel serve` with `ups_conf` and `upsd_users`, on a free port, after
     /// `prepare` has put any data files into the config dir; waits until it answers.
     pub fn start(ups_conf: &str, upsd_users: &str, prepare: impl FnOnce(&Path)) -> HazelServe {
-        HazelServe::start_knowing_port(ups_conf, upsd_users, |dir, _port| prepare(dir))
+        HazelServe::start_knowing_port(ups_conf, upsd_users, ExtraConfig::default(), |dir, _port| prepare(dir))
     }
 
-    /// [`HazelServe::start`], with `prepare` also given the port it will serve on
+    /// [`HazelServe::start_with`], with `prepare` also given the port it will serve on
     /// (for files that name it, like an `upsmon.conf` whose monitor connects to it).
-    pub fn start_knowing_port(ups_conf: &str, upsd_users: &str, prepare: impl FnOnce(&Path, u16)) -> HazelServe {
+    pub fn start_knowing_port(
+        ups_conf: &str,
+        upsd_users: &str,
+        extra: ExtraConfig<'_>,
+        prepare: impl FnOnce(&Path, u16),
+    ) -> HazelServe {
         let confdir = tempfile::tempdir().expect("tempdir");
+        let dir = confdir.path();
         let port = free_port();
-        prepare(confdir.path(), port);
-        std::fs::write(confdir.path().join("ups.conf"), ups_conf).unwrap();
-        std::fs::write(confdir.path().join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n")).unwrap();
-        std::fs::write(confdir.path().join("upsd.users"), upsd_users).unwrap();
-        std::fs::write(
-            confdir.path().join("hazel.toml"),
-            format!("plugin_dirs = [{:?}]\ncache_dir = \"cache\"\n", plugin_dir().display().to_string()),
-        )
-        .unwrap();
-        let log = std::fs::File::create(confdir.path().join("hazel.log")).unwrap();
+        prepare(dir, port);
+        std::fs::write(dir.join("ups.conf"), ups_conf).unwrap();
+        std::fs::write(dir.join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n{}", extra.upsd_conf)).unwrap();
+        std::fs::write(dir.join("upsd.users"), upsd_users).unwrap();
+        let plugins = plugin_dir().display().to_string();
+        let settings = format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\n{}", extra.hazel_toml);
+        std::fs::write(dir.join("hazel.toml"), settings).unwrap();
+        let log = std::fs::File::create(dir.join("hazel.log")).unwrap();
         let child = Command::new(hazel_binary())
-            .arg("serve")
-            .arg("-c")
-            .arg(confdir.path())
+            .args(["serve", "-c"])
+            .arg(dir)
+            .env("HAZEL_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -473,32 +477,7 @@ impl HazelServe {
     /// [`HazelServe::start`] with `extra` lines in `upsd.conf` and `hazel.toml`
     /// (e.g. `CERTFILE`, `[tls]`).
     pub fn start_with(ups_conf: &str, upsd_users: &str, extra: ExtraConfig<'_>, prepare: impl FnOnce(&Path)) -> Self {
-        let confdir = tempfile::tempdir().expect("tempdir");
-        let dir = confdir.path();
-        let port = free_port();
-        prepare(dir);
-        std::fs::write(dir.join("ups.conf"), ups_conf).unwrap();
-        std::fs::write(dir.join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n{}", extra.upsd_conf)).unwrap();
-        std::fs::write(dir.join("upsd.users"), upsd_users).unwrap();
-        let plugins = plugin_dir().display().to_string();
-        let settings = format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\n{}", extra.hazel_toml);
-        std::fs::write(dir.join("hazel.toml"), settings).unwrap();
-        let log = std::fs::File::create(dir.join("hazel.log")).unwrap();
-        let child = Command::new(hazel_binary())
-            .args(["serve", "-c"])
-            .arg(dir)
-            .env("HAZEL_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start hazel serve");
-        let server = HazelServe { child, port, confdir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "hazel serve did not listen; log:\n{}", server.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
+        HazelServe::start_knowing_port(ups_conf, upsd_users, extra, |dir, _port| prepare(dir))
     }
 }
 
