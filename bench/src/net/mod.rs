@@ -281,8 +281,15 @@ fn failures(count: usize, first: &Option<String>) -> String {
     }
 }
 
+/// `numerator / denominator` with two significant digits below 0.1
+/// (`0.00061×`), two decimals otherwise.
 fn ratio(numerator: f64, denominator: f64) -> String {
-    if denominator > 0.0 { format!("{:.2}×", numerator / denominator) } else { "-".into() }
+    if denominator <= 0.0 || numerator <= 0.0 {
+        return "-".into();
+    }
+    let value = numerator / denominator;
+    let decimals = if value >= 0.1 { 2 } else { (1.0 - value.log10().floor()) as usize };
+    format!("{value:.decimals$}×")
 }
 
 fn duration(d: Duration) -> String {
@@ -293,5 +300,25 @@ fn duration(d: Duration) -> String {
         format!("{:.2}ms", micros / 1000.0)
     } else {
         format!("{:.2}s", micros / 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_keep_two_significant_digits_when_small() {
+        assert_eq!(ratio(3.0, 1.0), "3.00×");
+        assert_eq!(ratio(1.0, 8.0), "0.12×");
+        assert_eq!(ratio(27e-6, 44e-3), "0.00061×");
+        assert_eq!(ratio(1.0, 0.0), "-");
+    }
+
+    #[test]
+    fn durations_pick_a_readable_unit() {
+        assert_eq!(duration(Duration::from_micros(27)), "27µs");
+        assert_eq!(duration(Duration::from_micros(1650)), "1.65ms");
+        assert_eq!(duration(Duration::from_millis(56_430)), "56.43s");
     }
 }
