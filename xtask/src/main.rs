@@ -16,7 +16,7 @@ commands:
   build   build the plugins (wasm32-wasip2) and the host; plugins land in target/plugins
   demo    build, then serve the bundled demo config (a dummy UPS) on 127.0.0.1:3493
   test    build, then run every test (installs what the tests need when missing)
-  bench   build in release mode and run the benchmarks in bench/
+  bench   build in release mode and run the benchmarks in bench/ (`bench net`: NUT server vs upsd only)
 ";
 
 fn main() -> anyhow::Result<()> {
