@@ -354,7 +354,6 @@ async fn upstream_changed(changes: &mut Option<watch::Receiver<Arc<Snapshot>>>) 
         return;
     }
     std::future::pending().await
-
 }
 
 /// Answer one request; returns a description of the fault if the plugin faulted.

@@ -295,7 +295,10 @@ mod tests {
         assert_eq!(check_imports(["hazel:plugin/upstream@0.1.2"], &read_only), Ok(()));
         let err = check_imports(["hazel:plugin/upstream@0.1.2", "hazel:plugin/upstream-control@0.1.2"], &read_only)
             .unwrap_err();
-        assert!(matches!(&err, ImportError::NotGranted { capability, .. } if capability == "upstream-control"), "{err}");
+        assert!(
+            matches!(&err, ImportError::NotGranted { capability, .. } if capability == "upstream-control"),
+            "{err}"
+        );
         let control = Grants::none().with_upstream("realups", true, state, client);
         assert_eq!(check_imports(["hazel:plugin/upstream-control@0.1.2"], &control), Ok(()));
         assert!(check_imports(["hazel:plugin/upstream@0.1.2"], &Grants::none()).is_err());

@@ -64,9 +64,7 @@ pub fn add_to_linker(linker: &mut wasmtime::component::Linker<DeviceContext>) ->
         port: &mut c.serial,
         deadline: &c.deadline,
     })?;
-    wit::upstream::add_to_linker::<DeviceContext, HasSelf<upstream::UpstreamCapability>>(linker, |c| {
-        &mut c.upstream
-    })?;
+    wit::upstream::add_to_linker::<DeviceContext, HasSelf<upstream::UpstreamCapability>>(linker, |c| &mut c.upstream)?;
     wit::upstream_control::add_to_linker::<DeviceContext, upstream::UpstreamControlAccess>(linker, |c| {
         upstream::UpstreamControlHost { upstream: &c.upstream, deadline: &c.deadline }
     })?;
