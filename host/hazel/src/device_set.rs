@@ -287,7 +287,7 @@ mod tests {
         LoadedConfig {
             confdir: PathBuf::from("/etc/nut"),
             settings: HostSettings::default(),
-            ups_conf: UpsConf::parse(Path::new("/etc/nut/ups.conf"), ups_conf.as_bytes().to_vec()).unwrap(),
+            ups_conf: UpsConf::parse(Path::new("/etc/nut/ups.conf"), ups_conf.as_bytes()).unwrap(),
         }
     }
 
