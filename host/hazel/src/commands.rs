@@ -37,13 +37,17 @@ pub struct RunningDevices {
     pub devices: HashMap<String, DeviceHandle>,
     /// Sections that could not be started, as `file:line: [name]: reason`.
     pub problems: Vec<String>,
+    /// Device names in the order they started: every virtual device after its upstream.
+    pub start_order: Vec<String>,
 }
 
 impl RunningDevices {
-    /// Stop every device.
+    /// Stop every device, in reverse start order: virtual devices before their upstream.
     pub async fn stop(mut self) {
-        for (_, device) in self.devices.drain() {
-            device.stop().await;
+        for name in self.start_order.iter().rev() {
+            if let Some(device) = self.devices.remove(name) {
+                device.stop().await;
+            }
         }
     }
 }
@@ -62,13 +66,27 @@ pub async fn start_devices(loaded: &LoadedConfig) -> anyhow::Result<RunningDevic
         tracing::error!("{problem}; device skipped");
     }
     let store = Arc::new(StateStore::new());
-    let mut devices = HashMap::new();
-    for plan in plans {
+    let mut devices: HashMap<String, DeviceHandle> = HashMap::new();
+    let mut start_order = Vec::new();
+    // Plans come upstream first, so a virtual device's upstream is running when it starts.
+    for mut plan in plans {
+        if let Some(upstream) = &plan.upstream {
+            let Some(handle) = devices.get(&upstream.device) else {
+                anyhow::bail!("device '{}' planned before its upstream '{}'", plan.config.name, upstream.device);
+            };
+            plan.config.grants = std::mem::take(&mut plan.config.grants).with_upstream(
+                upstream.device.clone(),
+                upstream.control,
+                handle.state().clone(),
+                handle.client(),
+            );
+        }
         let state = store.insert(DeviceState::new(plan.config.name.clone(), plan.description));
         let name = plan.config.name.clone();
+        start_order.push(name.clone());
         devices.insert(name, DeviceHandle::spawn(runtime.clone(), plan.config, state));
     }
-    Ok(RunningDevices { store, devices, problems })
+    Ok(RunningDevices { store, devices, problems, start_order })
 }
 
 /// Read an optional NUT file from the config dir: `None` when it does not exist.
@@ -240,7 +258,7 @@ pub async fn check_config(confdir: &Path) -> anyhow::Result<ExitCode> {
             "ok: [{}] driver plugin '{}', grants: {}",
             c.name,
             c.plugin.name(),
-            c.grants.capability_names().join(", ")
+            plan.capability_names().join(", ")
         );
     }
     for problem in &problems {

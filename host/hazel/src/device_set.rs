@@ -45,25 +45,117 @@ impl LoadedConfig {
 
 /// A device ready to start.
 pub struct DevicePlan {
-    /// What the runtime needs.
+    /// What the runtime needs. A virtual device's upstream grant is added when
+    /// its upstream has started (see [`DevicePlan::upstream`]).
     pub config: DeviceConfig,
     /// `desc =` from ups.conf.
     pub description: Option<String>,
+    /// For a virtual device (clone, clone-outlet), the device it mirrors.
+    pub upstream: Option<UpstreamPlan>,
+}
+
+/// The device a virtual device's `port=` names, and what it may do to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamPlan {
+    /// The upstream's section name.
+    pub device: String,
+    /// Whether instant commands and variable writes on it are granted.
+    pub control: bool,
+}
+
+impl DevicePlan {
+    /// The capabilities the device will be granted, for messages.
+    pub fn capability_names(&self) -> Vec<&'static str> {
+        let mut names = self.config.grants.capability_names();
+        if let Some(upstream) = &self.upstream
+            && self.config.grants.upstream.is_none()
+        {
+            names.push("upstream");
+            if upstream.control {
+                names.push("upstream-control");
+            }
+        }
+        names
+    }
 }
 
 /// Turn each valid ups.conf section into a [`DevicePlan`]; sections whose
 /// driver has no plugin are returned as messages naming file, line and section.
+///
+/// Plans come in start order: every virtual device after its upstream (so
+/// stopping in reverse stops it first). A virtual device whose upstream cannot
+/// run, or that depends on itself through a chain, is a problem too.
 pub fn plan_devices(loaded: &LoadedConfig, catalog: &PluginCatalog) -> (Vec<DevicePlan>, Vec<String>) {
-    let mut plans = Vec::new();
+    let mut pending = Vec::new();
     let mut problems = Vec::new();
     let conf_path = loaded.ups_conf.path().display().to_string();
+    let locate = |section: &Section| format!("{conf_path}:{}: [{}]", section.line(), section.name());
     for section in loaded.ups_conf.sections() {
         match plan_device(loaded, catalog, section) {
-            Ok(plan) => plans.push(plan),
-            Err(message) => problems.push(format!("{conf_path}:{}: [{}]: {message}", section.line(), section.name())),
+            Ok(plan) => pending.push((locate(section), plan)),
+            Err(message) => problems.push(format!("{}: {message}", locate(section))),
         }
     }
+    // Repeatedly take the plans whose upstream is already placed; what is left
+    // waits on an upstream that will never start.
+    let mut plans: Vec<DevicePlan> = Vec::new();
+    loop {
+        let placed_before = plans.len();
+        let mut waiting = Vec::new();
+        for (location, plan) in pending {
+            let ready = plan.upstream.as_ref().is_none_or(|u| plans.iter().any(|p| p.config.name == u.device));
+            if ready { plans.push(plan) } else { waiting.push((location, plan)) }
+        }
+        pending = waiting;
+        if pending.is_empty() || plans.len() == placed_before {
+            break;
+        }
+    }
+    for (location, plan) in pending {
+        let upstream = plan.upstream.as_ref().map(|u| u.device.as_str()).unwrap_or_default();
+        let planned = loaded.ups_conf.sections().iter().any(|s| s.name() == upstream)
+            && !problems.iter().any(|p| p.contains(&format!(": [{upstream}]: ")));
+        let why = if planned { "depends on itself through its upstream chain" } else { "cannot start" };
+        problems.push(format!("{location}: upstream device '{upstream}' {why}; this virtual device cannot run"));
+    }
     (plans, problems)
+}
+
+/// The section a virtual device's `port=` names: NUT's driver-socket name
+/// `<driver>-<section>` (e.g. `usbhid-ups-realups`), or just the section name.
+fn resolve_upstream<'a>(loaded: &'a LoadedConfig, section: &Section) -> Result<&'a Section, String> {
+    let port = section.port();
+    let sections = || loaded.ups_conf.sections().iter();
+    let upstream = sections()
+        .find(|s| s.name() == port)
+        .or_else(|| {
+            sections().find(|s| port.strip_prefix(s.driver()).and_then(|r| r.strip_prefix('-')) == Some(s.name()))
+        })
+        .ok_or_else(|| {
+            // A known section behind an unexpected driver prefix deserves its own message.
+            match sections().find(|s| port.len() > s.name().len() + 1 && port.ends_with(&format!("-{}", s.name()))) {
+                Some(s) => format!(
+                    "port '{port}' names device '{}' with driver '{}', but [{}] (line {}) uses driver '{}'; \
+                     write port = {}-{} or port = {}",
+                    s.name(),
+                    &port[..port.len() - s.name().len() - 1],
+                    s.name(),
+                    s.line(),
+                    s.driver(),
+                    s.driver(),
+                    s.name(),
+                    s.name()
+                ),
+                None => format!(
+                    "port '{port}' names no device of this ups.conf: a virtual device's port is its upstream's \
+                     '<driver>-<section>' (NUT's driver socket name) or its section name"
+                ),
+            }
+        })?;
+    if upstream.name() == section.name() {
+        return Err(format!("port '{port}' names this device itself; a virtual device needs another device"));
+    }
+    Ok(upstream)
 }
 
 fn plan_device(loaded: &LoadedConfig, catalog: &PluginCatalog, section: &Section) -> Result<DevicePlan, String> {
@@ -86,7 +178,15 @@ fn plan_device(loaded: &LoadedConfig, catalog: &PluginCatalog, section: &Section
             }
             Grants::none().with_serial(port, port)
         }
-        PortKind::None => Grants::none(),
+        // Granted when the upstream has started; see `DevicePlan::upstream`.
+        PortKind::Upstream | PortKind::UpstreamControl | PortKind::None => Grants::none(),
+    };
+    let upstream = match port_kind {
+        PortKind::Upstream | PortKind::UpstreamControl => Some(UpstreamPlan {
+            device: resolve_upstream(loaded, section)?.name().to_string(),
+            control: port_kind == PortKind::UpstreamControl,
+        }),
+        _ => None,
     };
     let mut settings = vec![("port".to_string(), Some(port.to_string()))];
     settings.extend(section.driver_options().map(|e| (e.key.clone(), e.value.clone())));
@@ -97,6 +197,7 @@ fn plan_device(loaded: &LoadedConfig, catalog: &PluginCatalog, section: &Section
     let limits = &loaded.settings.limits;
     let initial_backoff = restart_delay(loaded, section);
     Ok(DevicePlan {
+        upstream,
         description: section.desc().map(str::to_string),
         config: DeviceConfig {
             name: section.name().to_string(),
@@ -181,6 +282,49 @@ fn host_edits(section: &Section, plugin: &Plugin) -> Vec<Edit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn loaded(ups_conf: &str) -> LoadedConfig {
+        LoadedConfig {
+            confdir: PathBuf::from("/etc/nut"),
+            settings: HostSettings::default(),
+            ups_conf: UpsConf::parse(Path::new("/etc/nut/ups.conf"), ups_conf.as_bytes()).unwrap(),
+        }
+    }
+
+    const REAL_UPS: &str =
+        "[realups]\n driver = usbhid-ups\n port = auto\n[pdu-1]\n driver = dummy-ups\n port = pdu.dev\n";
+
+    fn upstream_of(conf: &str, section: &str) -> Result<String, String> {
+        let loaded = loaded(conf);
+        let section = loaded.ups_conf.sections().iter().find(|s| s.name() == section).unwrap();
+        resolve_upstream(&loaded, section).map(|s| s.name().to_string())
+    }
+
+    #[test]
+    fn a_virtual_port_is_nuts_socket_name_or_the_section_name() {
+        for port in ["usbhid-ups-realups", "realups"] {
+            let conf = format!("{REAL_UPS}[outlet1]\n driver = clone-outlet\n port = {port}\n prefix = outlet.1\n");
+            assert_eq!(upstream_of(&conf, "outlet1"), Ok("realups".to_string()), "{port}");
+        }
+        // Section names may contain dashes.
+        let conf = format!("{REAL_UPS}[c]\n driver = clone\n port = dummy-ups-pdu-1\n");
+        assert_eq!(upstream_of(&conf, "c"), Ok("pdu-1".to_string()));
+    }
+
+    #[test]
+    fn a_wrong_or_unknown_upstream_is_explained() {
+        let conf = format!("{REAL_UPS}[c]\n driver = clone\n port = blazer_usb-realups\n");
+        let err = upstream_of(&conf, "c").unwrap_err();
+        assert_eq!(
+            err,
+            "port 'blazer_usb-realups' names device 'realups' with driver 'blazer_usb', but [realups] (line 1) uses \
+             driver 'usbhid-ups'; write port = usbhid-ups-realups or port = realups"
+        );
+        let conf = format!("{REAL_UPS}[c]\n driver = clone\n port = usbhid-ups-nosuch\n");
+        assert!(upstream_of(&conf, "c").unwrap_err().starts_with("port 'usbhid-ups-nosuch' names no device"));
+        let conf = format!("{REAL_UPS}[c]\n driver = clone\n port = c\n");
+        assert!(upstream_of(&conf, "c").unwrap_err().contains("names this device itself"));
+    }
 
     #[test]
     fn a_known_driver_without_its_plugin_names_the_plugin() {

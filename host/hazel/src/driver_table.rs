@@ -16,6 +16,12 @@ pub enum PortKind {
     File,
     /// A serial device node (`/dev/ttyUSB0`): grants `serial` for exactly that port.
     Serial,
+    /// Another device of the same config (NUT's `<driver>-<section>` socket
+    /// name, or just the section name): grants `upstream`, reading that device.
+    Upstream,
+    /// Like [`PortKind::Upstream`], and also grants `upstream-control`:
+    /// instant commands and variable writes on that device.
+    UpstreamControl,
     /// Nothing the host resolves; only `log` and `clock` are granted.
     #[default]
     None,
@@ -38,6 +44,9 @@ const BUILTIN_DRIVERS: &[BuiltinDriver] = &[
     // NUT's Megatec/Q1 serial drivers: the current one and its deprecated predecessor.
     BuiltinDriver { driver: "nutdrv_qx", plugin: "megatec", port: PortKind::Serial },
     BuiltinDriver { driver: "blazer_ser", plugin: "megatec", port: PortKind::Serial },
+    // NUT's virtual drivers over another driver: clone acts on the outlet, clone-outlet only reads.
+    BuiltinDriver { driver: "clone", plugin: "clone", port: PortKind::UpstreamControl },
+    BuiltinDriver { driver: "clone-outlet", plugin: "clone_outlet", port: PortKind::Upstream },
 ];
 
 /// What Hazel knows about NUT driver `driver`, if anything.
@@ -64,5 +73,12 @@ mod tests {
         }
         // USB variants of the same protocol are not serial.
         assert_eq!(builtin_driver("blazer_usb"), None);
+    }
+
+    #[test]
+    fn only_clone_may_command_its_upstream() {
+        assert_eq!(builtin_driver("clone").map(|b| (b.plugin, b.port)), Some(("clone", PortKind::UpstreamControl)));
+        let outlet = builtin_driver("clone-outlet").unwrap();
+        assert_eq!((outlet.plugin, outlet.port), ("clone_outlet", PortKind::Upstream));
     }
 }

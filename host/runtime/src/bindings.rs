@@ -13,6 +13,8 @@ wasmtime::component::bindgen!({
         "hazel:plugin/file": async | trappable,
         // Serial I/O blocks: the host functions are async and hand it to the blocking pool.
         "hazel:plugin/serial": async | trappable,
+        // Commands on the upstream device wait for its supervisor's answer.
+        "hazel:plugin/upstream-control": async | trappable,
         default: trappable,
     },
     exports: { default: async },
@@ -24,4 +26,4 @@ pub use hazel::plugin::types;
 /// The package name and version this host implements.
 pub const PACKAGE: &str = "hazel:plugin";
 /// The version of [`PACKAGE`] this host implements.
-pub const PACKAGE_VERSION: &str = "0.1.1";
+pub const PACKAGE_VERSION: &str = "0.1.2";

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hazel_state::{DeviceState, Edit, ValueRange, VarMeta};
-use tokio::sync::{mpsc, oneshot};
+use hazel_state::{Availability, DeviceState, Edit, Snapshot, ValueRange, VarMeta};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::bindings::types::{Change, DeviceError, KillMode, Setting};
@@ -139,6 +139,14 @@ impl DeviceClient {
     /// The result of a queued request.
     pub async fn outcome(pending: PendingRequest) -> Result<(), RequestError> {
         pending.await.map_err(|_| RequestError::Unavailable("device task has stopped".into()))?
+    }
+
+    /// A client whose requests go to the returned receiver, for tests that
+    /// need a client without a device.
+    #[cfg(test)]
+    pub(crate) fn detached() -> (DeviceClient, mpsc::Receiver<impl Sized>) {
+        let (requests, rx) = mpsc::channel::<Request>(16);
+        (DeviceClient { requests }, rx)
     }
 
     /// Whether the device task still runs.
@@ -282,15 +290,19 @@ async fn run_instance(
 
     let mut ticker = tokio::time::interval(config.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A virtual device also updates whenever its upstream's state changes, as
+    // NUT's clone drivers wake on data from the upstream socket.
+    let mut upstream_changes = config.grants.upstream.as_ref().map(|u| u.state.subscribe());
     loop {
         tokio::select! {
             _ = ticker.tick() => {
-                match instance.update().await {
-                    Ok(Ok(changes)) => state.apply_update(changes.into_iter().map(to_edit)),
-                    // The instance is fine, the device is not (e.g. its serial port vanished):
-                    // stale until an update succeeds; keep polling, which retries the device.
-                    Ok(Err(e)) => state.mark_stale(format!("device: {}", device_error_text(&e))),
-                    Err(fault) => return Ended::Retry(format!("update: {fault}")),
+                if let Some(fault) = poll(&mut instance, config, state).await {
+                    return Ended::Retry(fault);
+                }
+            }
+            () = upstream_changed(&mut upstream_changes) => {
+                if let Some(fault) = poll(&mut instance, config, state).await {
+                    return Ended::Retry(fault);
                 }
             }
             request = rx.recv() => {
@@ -301,6 +313,47 @@ async fn run_instance(
             }
         }
     }
+}
+
+/// One `update` call, its changes applied; returns a description of the fault if the plugin faulted.
+async fn poll(instance: &mut DeviceInstance, config: &DeviceConfig, state: &DeviceState) -> Option<String> {
+    match instance.update().await {
+        Ok(Ok(changes)) => match upstream_unavailable(config) {
+            // The host, not the plugin, decides that a virtual device is no
+            // fresher than its upstream (NUT's clone would keep publishing).
+            Some(reason) => {
+                state.apply_host_edits(changes.into_iter().map(to_edit));
+                state.mark_stale(reason);
+            }
+            None => state.apply_update(changes.into_iter().map(to_edit)),
+        },
+        // The instance is fine, the device is not (e.g. its serial port vanished):
+        // stale until an update succeeds; keep polling, which retries the device.
+        Ok(Err(e)) => state.mark_stale(format!("device: {}", device_error_text(&e))),
+        Err(fault) => return Some(format!("update: {fault}")),
+    }
+    None
+}
+
+/// Why a virtual device's upstream cannot vouch for its data now, if it cannot.
+fn upstream_unavailable(config: &DeviceConfig) -> Option<String> {
+    let upstream = config.grants.upstream.as_ref()?;
+    match &upstream.state.snapshot().availability {
+        Availability::Fresh => None,
+        Availability::Starting => Some(format!("upstream '{}' is starting", upstream.device)),
+        Availability::Stale(reason) => Some(format!("upstream '{}' is stale: {reason}", upstream.device)),
+    }
+}
+
+/// Resolves when the watched upstream state changed; never without an upstream.
+async fn upstream_changed(changes: &mut Option<watch::Receiver<Arc<Snapshot>>>) {
+    // The sender lives as long as the upstream's `DeviceState`, which the grant holds.
+    if let Some(rx) = changes
+        && rx.changed().await.is_ok()
+    {
+        return;
+    }
+    std::future::pending().await
 }
 
 /// Answer one request; returns a description of the fault if the plugin faulted.

@@ -7,8 +7,12 @@
 //! not start.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use hazel_state::DeviceState;
 
 use crate::bindings::{PACKAGE, PACKAGE_VERSION};
+use crate::device::DeviceClient;
 
 /// A file a device may read: the name the plugin uses (as spelled in the
 /// config) and the path the host resolved it to.
@@ -30,6 +34,29 @@ pub struct SerialGrant {
     pub path: PathBuf,
 }
 
+/// The one device a virtual device reads (the `upstream` capability) and,
+/// with `control`, commands (`upstream-control`).
+#[derive(Clone, Debug)]
+pub struct UpstreamGrant {
+    /// The upstream device's name (its ups.conf section).
+    pub device: String,
+    /// Whether instant commands and variable writes on it are granted too.
+    pub control: bool,
+    /// Its published state, read and watched by the virtual device.
+    pub state: Arc<DeviceState>,
+    /// Its supervisor, which runs the commands.
+    pub client: DeviceClient,
+}
+
+impl PartialEq for UpstreamGrant {
+    /// The same device, by identity of its state, with the same rights.
+    fn eq(&self, other: &Self) -> bool {
+        self.device == other.device && self.control == other.control && Arc::ptr_eq(&self.state, &other.state)
+    }
+}
+
+impl Eq for UpstreamGrant {}
+
 /// The capabilities granted to one device beyond the always-granted `log` and `clock`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Grants {
@@ -37,6 +64,8 @@ pub struct Grants {
     pub files: Vec<FileGrant>,
     /// The serial port the device may use (the `serial` capability); none means not granted.
     pub serial: Option<SerialGrant>,
+    /// The device a virtual device reads (and maybe commands); none means not granted.
+    pub upstream: Option<UpstreamGrant>,
 }
 
 impl Grants {
@@ -57,6 +86,19 @@ impl Grants {
         self
     }
 
+    /// Grant reading the device `device` (its `state`), and with `control` also
+    /// sending it commands through its supervisor `client`.
+    pub fn with_upstream(
+        mut self,
+        device: impl Into<String>,
+        control: bool,
+        state: Arc<DeviceState>,
+        client: DeviceClient,
+    ) -> Self {
+        self.upstream = Some(UpstreamGrant { device: device.into(), control, state, client });
+        self
+    }
+
     /// Names of the granted capabilities, for messages.
     pub fn capability_names(&self) -> Vec<&'static str> {
         let mut names = vec!["log", "clock"];
@@ -66,6 +108,12 @@ impl Grants {
         if self.serial.is_some() {
             names.push("serial");
         }
+        if let Some(upstream) = &self.upstream {
+            names.push("upstream");
+            if upstream.control {
+                names.push("upstream-control");
+            }
+        }
         names
     }
 
@@ -74,6 +122,8 @@ impl Grants {
             "types" | "log" | "clock" => Some(true),
             "file" => Some(!self.files.is_empty()),
             "serial" => Some(self.serial.is_some()),
+            "upstream" => Some(self.upstream.is_some()),
+            "upstream-control" => Some(self.upstream.as_ref().is_some_and(|u| u.control)),
             _ => None,
         }
     }
@@ -234,6 +284,24 @@ mod tests {
         assert_eq!(check_imports(["hazel:plugin/log@0.1.0", "hazel:plugin/serial@0.1.1"], &g), Ok(()));
         // A serial grant is not a file grant.
         assert!(check_imports(["hazel:plugin/file@0.1.1"], &g).is_err());
+    }
+
+    #[test]
+    fn upstream_control_needs_the_control_flag() {
+        let state = Arc::new(DeviceState::new("realups", None));
+        let (client, _requests) = DeviceClient::detached();
+        let read_only = Grants::none().with_upstream("realups", false, state.clone(), client.clone());
+        assert_eq!(read_only.capability_names(), ["log", "clock", "upstream"]);
+        assert_eq!(check_imports(["hazel:plugin/upstream@0.1.2"], &read_only), Ok(()));
+        let err = check_imports(["hazel:plugin/upstream@0.1.2", "hazel:plugin/upstream-control@0.1.2"], &read_only)
+            .unwrap_err();
+        assert!(
+            matches!(&err, ImportError::NotGranted { capability, .. } if capability == "upstream-control"),
+            "{err}"
+        );
+        let control = Grants::none().with_upstream("realups", true, state, client);
+        assert_eq!(check_imports(["hazel:plugin/upstream-control@0.1.2"], &control), Ok(()));
+        assert!(check_imports(["hazel:plugin/upstream@0.1.2"], &Grants::none()).is_err());
     }
 
     #[test]

@@ -120,6 +120,14 @@ impl Guest for Dummy {
     }
 
     fn instcmd(name: String, _argument: Option<String>) -> Result<(), DeviceError> {
+        let outlet_result = DEVICE.with(|slot| match slot {
+            Some(device) => device.instcmd(&name, clock::monotonic_ms()),
+            None => Err(api::DeviceError::Unknown),
+        });
+        if outlet_result.is_ok() {
+            log::write(log::Level::Info, &alloc::format!("instcmd: {name} (switchable outlet)"));
+            return Ok(());
+        }
         // dummy-ups advertises `load.off` (and, with `cmd_comments`, the
         // file's `#CMD:` commands) but carries none out: it answers
         // "unknown" (STAT_INSTCMD_UNKNOWN) to every one; upsd still says OK,

@@ -184,6 +184,8 @@ pub struct DummyDevice {
     progress: Progress,
     working: DeviceState,
     published: DeviceState,
+    /// Running outlet timers (only with the `switchable_outlets` flag).
+    outlets: crate::outlets::Outlets,
 }
 
 impl DummyDevice {
@@ -212,6 +214,7 @@ impl DummyDevice {
             progress: Progress::Finished,
             working,
             published: DeviceState::default(),
+            outlets: crate::outlets::Outlets::new(),
         };
         let stat = match host.stat(&device.settings.port) {
             Ok(stat) => stat,
@@ -250,7 +253,76 @@ impl DummyDevice {
         if let Some(next_step) = next_step {
             self.run_from(next_step, now_ms);
         }
+        if self.settings.switchable_outlets {
+            self.advance_outlets(now_ms);
+        }
         Ok(self.take_changes())
+    }
+
+    /// An instant command. Only outlets made switchable by the Hazel-only
+    /// `switchable_outlets` flag handle any (see [`crate::outlets`]).
+    ///
+    /// # Errors
+    ///
+    /// [`DeviceError::Unknown`] for every other command, as dummy-ups answers.
+    pub fn instcmd(&mut self, name: &str, now_ms: u64) -> Result<(), DeviceError> {
+        use crate::outlets::{OutletCommand, OutletTimers, parse_command};
+        if !self.settings.switchable_outlets {
+            return Err(DeviceError::Unknown);
+        }
+        let Some((prefix, command)) = parse_command(&name.to_ascii_lowercase()) else {
+            return Err(DeviceError::Unknown);
+        };
+        if self.working.variable(&format!("{prefix}.status")).is_none() {
+            return Err(DeviceError::Unknown);
+        }
+        let delay_ms = |suffix: &str| {
+            let value = self.working.variable(&format!("{prefix}.{suffix}")).map(|v| v.value.trim().to_string());
+            value.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 1000
+        };
+        let timers = match command {
+            OutletCommand::Off | OutletCommand::On => {
+                let state = if command == OutletCommand::Off { "off" } else { "on" };
+                self.working.set_keeping_flags(&format!("{prefix}.status"), state);
+                OutletTimers::default()
+            }
+            OutletCommand::OffDelayed => {
+                OutletTimers { off_at_ms: Some(now_ms + delay_ms("delay.shutdown")), ..OutletTimers::default() }
+            }
+            OutletCommand::Return => OutletTimers {
+                off_at_ms: Some(now_ms + delay_ms("delay.shutdown")),
+                return_after_ms: Some(delay_ms("delay.start")),
+                on_at_ms: None,
+            },
+            OutletCommand::Stop => OutletTimers::default(),
+        };
+        self.outlets.insert(prefix, timers);
+        self.advance_outlets(now_ms);
+        Ok(())
+    }
+
+    /// Advertise the outlets' commands, switch those whose timer ran out and
+    /// publish their timers.
+    fn advance_outlets(&mut self, now_ms: u64) {
+        use crate::outlets::{OUTLET_COMMANDS, outlet_prefixes};
+        let prefixes = outlet_prefixes(self.working.variables.keys().map(String::as_str));
+        for prefix in &prefixes {
+            for command in OUTLET_COMMANDS {
+                let name = format!("{prefix}.{command}");
+                self.working.commands.insert(name.clone(), name);
+            }
+        }
+        for (prefix, timers) in &mut self.outlets {
+            let view = timers.advance(now_ms);
+            if let Some(state) = view.switch_to {
+                self.working.set_keeping_flags(&format!("{prefix}.status"), state);
+            }
+            self.working.set_keeping_flags(&format!("{prefix}.timer.shutdown"), &view.timer_shutdown.to_string());
+            if view.timer_start >= 0 || self.working.variable(&format!("{prefix}.timer.start")).is_some() {
+                self.working.set_keeping_flags(&format!("{prefix}.timer.start"), &view.timer_start.to_string());
+            }
+        }
+        self.outlets.retain(|_, timers| *timers != crate::outlets::OutletTimers::default());
     }
 
     /// `SET VAR`: change the in-memory value as dummy-ups' `setvar()` does;

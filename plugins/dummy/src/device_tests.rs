@@ -798,3 +798,71 @@ mod conformance {
         assert_eq!(nut.alarms, vec!["something".to_string()]);
     }
 }
+
+const PDU_FILE: &str = "ups.status: OL\noutlet.1.status: on\noutlet.1.delay.shutdown: 30\noutlet.1.delay.start: 5\n\
+                        outlet.1.timer.shutdown: -1\noutlet.2.status: on\n";
+
+fn pdu(flags: &[&str]) -> (DummyDevice, FakeHost, Published) {
+    let mut host = FakeHost::new("pdu.dev", PDU_FILE);
+    let mut pairs = vec![("port", Some("pdu.dev"))];
+    pairs.extend(flags.iter().map(|f| (*f, None)));
+    let mut device = DummyDevice::open(crate::settings::parse(pairs).unwrap(), &mut host).unwrap();
+    let mut published = Published::default();
+    published.apply(&device.update(&mut host).unwrap());
+    (device, host, published)
+}
+
+#[test]
+fn outlets_stay_inert_without_the_flag() {
+    let (mut device, mut host, published) = pdu(&[]);
+    assert_eq!(published.commands.iter().collect::<Vec<_>>(), ["load.off"]);
+    assert_eq!(device.instcmd("outlet.1.load.off", host.now_ms), Err(DeviceError::Unknown));
+    assert!(device.update(&mut host).unwrap().is_empty());
+}
+
+#[test]
+fn switchable_outlets_switch_and_count_down() {
+    let (mut device, mut host, mut published) = pdu(&["switchable_outlets"]);
+    for command in ["outlet.1.load.off", "outlet.1.shutdown.return", "outlet.2.load.on", "load.off"] {
+        assert!(published.commands.contains(command), "{command}");
+    }
+    assert_eq!(device.instcmd("outlet.3.load.off", host.now_ms), Err(DeviceError::Unknown));
+    assert_eq!(device.instcmd("outlet.1.beeper.off", host.now_ms), Err(DeviceError::Unknown));
+
+    device.instcmd("outlet.2.load.off", host.now_ms).unwrap();
+    published.apply(&device.update(&mut host).unwrap());
+    assert_eq!(published.value("outlet.2.status"), Some("off"));
+
+    device.instcmd("outlet.1.shutdown.return", host.now_ms).unwrap();
+    published.apply(&device.update(&mut host).unwrap());
+    assert_eq!(published.value("outlet.1.timer.shutdown"), Some("30"));
+    host.advance_seconds(10);
+    published.apply(&device.update(&mut host).unwrap());
+    assert_eq!(
+        (published.value("outlet.1.status"), published.value("outlet.1.timer.shutdown")),
+        (Some("on"), Some("20"))
+    );
+    host.advance_seconds(20);
+    published.apply(&device.update(&mut host).unwrap());
+    assert_eq!(published.value("outlet.1.status"), Some("off"));
+    assert_eq!(
+        (published.value("outlet.1.timer.shutdown"), published.value("outlet.1.timer.start")),
+        (Some("-1"), Some("5"))
+    );
+    host.advance_seconds(5);
+    published.apply(&device.update(&mut host).unwrap());
+    assert_eq!((published.value("outlet.1.status"), published.value("outlet.1.timer.start")), (Some("on"), Some("-1")));
+
+    // Cancelled before it runs out: the outlet stays on.
+    device.instcmd("outlet.1.load.off.delay", host.now_ms).unwrap();
+    host.advance_seconds(3);
+    published.apply(&device.update(&mut host).unwrap());
+    assert_eq!(published.value("outlet.1.timer.shutdown"), Some("27"));
+    device.instcmd("outlet.1.shutdown.stop", host.now_ms).unwrap();
+    host.advance_seconds(60);
+    published.apply(&device.update(&mut host).unwrap());
+    assert_eq!(
+        (published.value("outlet.1.status"), published.value("outlet.1.timer.shutdown")),
+        (Some("on"), Some("-1"))
+    );
+}

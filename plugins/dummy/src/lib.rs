@@ -12,6 +12,7 @@
 //! - [`dev_file`] tokenizes with NUT's parseconf rules;
 //! - [`script`] turns lines into statements and `#CMD:` commands;
 //! - [`known_vars`] holds dummy-ups' variable flags;
+//! - [`outlets`] makes outlets switchable (Hazel-only `switchable_outlets` flag);
 //! - [`settings`] validates the ups.conf options and picks the mode;
 //! - [`device`] replays statements and computes what changed;
 //! - [`api`] mirrors the WIT types and abstracts the host imports.
@@ -26,6 +27,7 @@ pub mod api;
 pub mod dev_file;
 pub mod device;
 pub mod known_vars;
+pub mod outlets;
 pub mod script;
 pub mod settings;
 

@@ -33,6 +33,11 @@ pub struct Settings {
     /// command list). Off by default, as real dummy-ups treats those lines
     /// as plain comments and advertises only `load.off` (DUMMY-UPS.md §d).
     pub cmd_comments: bool,
+    /// Hazel-only flag `switchable_outlets`: make the file's outlets
+    /// (`outlet.N.status`) switchable like a real ePDU's (see
+    /// [`crate::outlets`]). Off by default, as real dummy-ups handles no
+    /// instant command.
+    pub switchable_outlets: bool,
 }
 
 /// Options dummy-ups accepts besides `port` and `mode` (its
@@ -44,6 +49,9 @@ const DRIVER_OPTIONS: &[&str] = &["repeater_disable_strict_start", "authconf"];
 /// Hazel-only flag: advertise the commands of `#CMD:` comments too (see
 /// [`Settings::cmd_comments`]). NUT's dummy-ups does not know it.
 pub const CMD_COMMENTS_FLAG: &str = "cmd_comments";
+
+/// Hazel-only flag: switchable outlets (see [`Settings::switchable_outlets`]).
+pub const SWITCHABLE_OUTLETS_FLAG: &str = "switchable_outlets";
 
 /// `default.<var>` and `override.<var>`: values the host publishes itself,
 /// also passed to plugins for drivers that read them.
@@ -70,6 +78,7 @@ pub fn parse<'a>(settings: impl IntoIterator<Item = (&'a str, Option<&'a str>)>)
     let mut port: Option<&str> = None;
     let mut mode: Option<&str> = None;
     let mut cmd_comments = false;
+    let mut switchable_outlets = false;
     for (key, value) in settings {
         match key {
             "port" => {
@@ -87,6 +96,14 @@ pub fn parse<'a>(settings: impl IntoIterator<Item = (&'a str, Option<&'a str>)>)
                     return Err(DeviceError::Invalid(format!("'{CMD_COMMENTS_FLAG}' is a flag and takes no value")));
                 }
                 cmd_comments = true;
+            }
+            SWITCHABLE_OUTLETS_FLAG => {
+                if value.is_some() {
+                    return Err(DeviceError::Invalid(format!(
+                        "'{SWITCHABLE_OUTLETS_FLAG}' is a flag and takes no value"
+                    )));
+                }
+                switchable_outlets = true;
             }
             _ if DRIVER_OPTIONS.contains(&key) => {}
             // NUT's driver core applies these to the published variables for
@@ -121,7 +138,7 @@ pub fn parse<'a>(settings: impl IntoIterator<Item = (&'a str, Option<&'a str>)>)
         // Files NUT cannot classify loop, under the legacy mode name.
         None => (Mode::Loop, "dummy"),
     };
-    Ok(Settings { port: port.to_string(), mode, mode_name: mode_name.to_string(), cmd_comments })
+    Ok(Settings { port: port.to_string(), mode, mode_name: mode_name.to_string(), cmd_comments, switchable_outlets })
 }
 
 #[cfg(test)]

@@ -3,13 +3,15 @@
 //! Each capability owns its state and reads nothing but the grant it was
 //! given, in the manner of Spin's factors: the log knows its device's name,
 //! the file capability knows the paths that device may read, the serial
-//! capability the one port it may use, and so on.
+//! capability the one port it may use, the upstream capability the one device
+//! a virtual device mirrors, and so on.
 //! [`DeviceContext`] bundles them as the data of one plugin instance's store.
 
 pub mod clock;
 pub mod file;
 pub mod log;
 pub mod serial;
+pub mod upstream;
 
 use std::sync::Arc;
 
@@ -27,6 +29,8 @@ pub struct DeviceContext {
     pub file: file::FileCapability,
     /// The `serial` capability (grants nothing when the device names no port).
     pub serial: serial::SerialCapability,
+    /// The `upstream` and `upstream-control` capabilities (nothing unless the device is virtual).
+    pub upstream: upstream::UpstreamCapability,
     /// The memory cap.
     pub memory: MemoryCap,
     /// The deadline of the call in progress.
@@ -41,6 +45,7 @@ impl DeviceContext {
             clock: clock::ClockCapability::new(),
             file: file::FileCapability::new(grants.files.clone()),
             serial: serial::SerialCapability::new(device, grants.serial.as_ref(), Arc::new(serial::SystemPorts)),
+            upstream: upstream::UpstreamCapability::new(grants.upstream.clone()),
             memory: MemoryCap::new(memory_bytes),
             deadline: CallDeadline::default(),
         }
@@ -58,6 +63,10 @@ pub fn add_to_linker(linker: &mut wasmtime::component::Linker<DeviceContext>) ->
     wit::serial::add_to_linker::<DeviceContext, serial::SerialAccess>(linker, |c| serial::SerialHost {
         port: &mut c.serial,
         deadline: &c.deadline,
+    })?;
+    wit::upstream::add_to_linker::<DeviceContext, HasSelf<upstream::UpstreamCapability>>(linker, |c| &mut c.upstream)?;
+    wit::upstream_control::add_to_linker::<DeviceContext, upstream::UpstreamControlAccess>(linker, |c| {
+        upstream::UpstreamControlHost { upstream: &c.upstream, deadline: &c.deadline }
     })?;
     wit::types::add_to_linker::<DeviceContext, HasSelf<log::LogCapability>>(linker, |c| &mut c.log)?;
     Ok(())
