@@ -204,10 +204,12 @@ fn wait_until_alike(nut: &RealNut, hazel: &HazelServe, ups: &str, settled: &[(&s
     let shows = |all: &str| settled.iter().all(|(name, value)| upsc_value(all, name) == Some(*value));
     loop {
         let (a, b) = (upsc_all(&nut.ups(ups)), upsc_all(&hazel.ups(ups)));
-        if let (Some(a), Some(b)) = (&a, &b) {
-            if shows(a) && shows(b) && undocumented_differences(a, b).is_empty() {
-                return (a.clone(), b.clone());
-            }
+        if let (Some(a), Some(b)) = (&a, &b)
+            && shows(a)
+            && shows(b)
+            && undocumented_differences(a, b).is_empty()
+        {
+            return (a.clone(), b.clone());
         }
         if std::time::Instant::now() > deadline {
             let differences = match (&a, &b) {
