@@ -24,4 +24,4 @@ pub use hazel::plugin::types;
 /// The package name and version this host implements.
 pub const PACKAGE: &str = "hazel:plugin";
 /// The version of [`PACKAGE`] this host implements.
-pub const PACKAGE_VERSION: &str = "0.1.1";
+pub const PACKAGE_VERSION: &str = "0.1.2";
