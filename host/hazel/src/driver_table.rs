@@ -16,6 +16,10 @@ pub enum PortKind {
     File,
     /// A serial device node (`/dev/ttyUSB0`): grants `serial` for exactly that port.
     Serial,
+    /// A USB HID device (`auto`, narrowed by NUT's `vendorid`, `productid`,
+    /// `vendor`, `product`, `serial`, `bus`, `device` options), or a capture
+    /// replayed as one (`replay:PATH`): grants `usb-hid` for exactly the matched device.
+    UsbHid,
     /// Nothing the host resolves; only `log` and `clock` are granted.
     #[default]
     None,
@@ -38,6 +42,8 @@ const BUILTIN_DRIVERS: &[BuiltinDriver] = &[
     // NUT's Megatec/Q1 serial drivers: the current one and its deprecated predecessor.
     BuiltinDriver { driver: "nutdrv_qx", plugin: "megatec", port: PortKind::Serial },
     BuiltinDriver { driver: "blazer_ser", plugin: "megatec", port: PortKind::Serial },
+    // NUT's USB HID Power Device driver.
+    BuiltinDriver { driver: "usbhid-ups", plugin: "usbhid", port: PortKind::UsbHid },
 ];
 
 /// What Hazel knows about NUT driver `driver`, if anything.
@@ -64,5 +70,11 @@ mod tests {
         }
         // USB variants of the same protocol are not serial.
         assert_eq!(builtin_driver("blazer_usb"), None);
+    }
+
+    #[test]
+    fn usbhid_ups_gets_a_usb_hid_device() {
+        let entry = builtin_driver("usbhid-ups").unwrap();
+        assert_eq!((entry.plugin, entry.port), ("usbhid", PortKind::UsbHid));
     }
 }

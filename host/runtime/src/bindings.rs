@@ -13,6 +13,8 @@ wasmtime::component::bindgen!({
         "hazel:plugin/file": async | trappable,
         // Serial I/O blocks: the host functions are async and hand it to the blocking pool.
         "hazel:plugin/serial": async | trappable,
+        // USB transfers block too (libusb, or the replay's files): same treatment.
+        "hazel:plugin/usb-hid": async | trappable,
         default: trappable,
     },
     exports: { default: async },

@@ -282,15 +282,18 @@ async fn run_instance(
 
     let mut ticker = tokio::time::interval(config.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A USB HID device's interrupt reports (e.g. mains lost) are published at once, not at the next poll.
+    let interrupts = instance.interrupt_waiter();
     loop {
         tokio::select! {
             _ = ticker.tick() => {
-                match instance.update().await {
-                    Ok(Ok(changes)) => state.apply_update(changes.into_iter().map(to_edit)),
-                    // The instance is fine, the device is not (e.g. its serial port vanished):
-                    // stale until an update succeeds; keep polling, which retries the device.
-                    Ok(Err(e)) => state.mark_stale(format!("device: {}", device_error_text(&e))),
-                    Err(fault) => return Ended::Retry(format!("update: {fault}")),
+                if let Some(ended) = poll(&mut instance, state).await {
+                    return ended;
+                }
+            }
+            _ = wait_for_interrupt(interrupts.as_ref()) => {
+                if let Some(ended) = poll(&mut instance, state).await {
+                    return ended;
                 }
             }
             request = rx.recv() => {
@@ -300,6 +303,25 @@ async fn run_instance(
                 }
             }
         }
+    }
+}
+
+/// One `update`; `Some` when the instance faulted and must be replaced.
+async fn poll(instance: &mut DeviceInstance, state: &DeviceState) -> Option<Ended> {
+    match instance.update().await {
+        Ok(Ok(changes)) => state.apply_update(changes.into_iter().map(to_edit)),
+        // The instance is fine, the device is not (e.g. its serial port vanished):
+        // stale until an update succeeds; keep polling, which retries the device.
+        Ok(Err(e)) => state.mark_stale(format!("device: {}", device_error_text(&e))),
+        Err(fault) => return Some(Ended::Retry(format!("update: {fault}"))),
+    }
+    None
+}
+
+async fn wait_for_interrupt(waiter: Option<&crate::capability::usb_hid::InterruptWaiter>) {
+    match waiter {
+        Some(waiter) => waiter.wait().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod file;
 pub mod log;
 pub mod serial;
+pub mod usb_hid;
 
 use std::sync::Arc;
 
@@ -27,6 +28,8 @@ pub struct DeviceContext {
     pub file: file::FileCapability,
     /// The `serial` capability (grants nothing when the device names no port).
     pub serial: serial::SerialCapability,
+    /// The `usb-hid` capability (grants nothing when the device names no USB HID device).
+    pub usb_hid: usb_hid::UsbHidCapability,
     /// The memory cap.
     pub memory: MemoryCap,
     /// The deadline of the call in progress.
@@ -41,6 +44,7 @@ impl DeviceContext {
             clock: clock::ClockCapability::new(),
             file: file::FileCapability::new(grants.files.clone()),
             serial: serial::SerialCapability::new(device, grants.serial.as_ref(), Arc::new(serial::SystemPorts)),
+            usb_hid: usb_hid::UsbHidCapability::new(device, grants.usb_hid.as_ref()),
             memory: MemoryCap::new(memory_bytes),
             deadline: CallDeadline::default(),
         }
@@ -57,6 +61,10 @@ pub fn add_to_linker(linker: &mut wasmtime::component::Linker<DeviceContext>) ->
     // The serial host functions also see the call's deadline, which bounds their waits.
     wit::serial::add_to_linker::<DeviceContext, serial::SerialAccess>(linker, |c| serial::SerialHost {
         port: &mut c.serial,
+        deadline: &c.deadline,
+    })?;
+    wit::usb_hid::add_to_linker::<DeviceContext, usb_hid::UsbHidAccess>(linker, |c| usb_hid::UsbHidHost {
+        device: &mut c.usb_hid,
         deadline: &c.deadline,
     })?;
     wit::types::add_to_linker::<DeviceContext, HasSelf<log::LogCapability>>(linker, |c| &mut c.log)?;
