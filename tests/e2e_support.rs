@@ -43,28 +43,32 @@ impl HazelServe {
     /// Start `hazel serve` with `ups_conf` and `upsd_users`, on a free port, after
     /// `prepare` has put any data files into the config dir; waits until it answers.
     pub fn start(ups_conf: &str, upsd_users: &str, prepare: impl FnOnce(&Path)) -> HazelServe {
-        HazelServe::start_knowing_port(ups_conf, upsd_users, |dir, _port| prepare(dir))
+        HazelServe::start_knowing_port(ups_conf, upsd_users, ExtraConfig::default(), |dir, _port| prepare(dir))
     }
 
-    /// [`HazelServe::start`], with `prepare` also given the port it will serve on
+    /// [`HazelServe::start_with`], with `prepare` also given the port it will serve on
     /// (for files that name it, like an `upsmon.conf` whose monitor connects to it).
-    pub fn start_knowing_port(ups_conf: &str, upsd_users: &str, prepare: impl FnOnce(&Path, u16)) -> HazelServe {
+    pub fn start_knowing_port(
+        ups_conf: &str,
+        upsd_users: &str,
+        extra: ExtraConfig<'_>,
+        prepare: impl FnOnce(&Path, u16),
+    ) -> HazelServe {
         let confdir = tempfile::tempdir().expect("tempdir");
+        let dir = confdir.path();
         let port = free_port();
-        prepare(confdir.path(), port);
-        std::fs::write(confdir.path().join("ups.conf"), ups_conf).unwrap();
-        std::fs::write(confdir.path().join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n")).unwrap();
-        std::fs::write(confdir.path().join("upsd.users"), upsd_users).unwrap();
-        std::fs::write(
-            confdir.path().join("hazel.toml"),
-            format!("plugin_dirs = [{:?}]\ncache_dir = \"cache\"\n", plugin_dir().display().to_string()),
-        )
-        .unwrap();
-        let log = std::fs::File::create(confdir.path().join("hazel.log")).unwrap();
+        prepare(dir, port);
+        std::fs::write(dir.join("ups.conf"), ups_conf).unwrap();
+        std::fs::write(dir.join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n{}", extra.upsd_conf)).unwrap();
+        std::fs::write(dir.join("upsd.users"), upsd_users).unwrap();
+        let plugins = plugin_dir().display().to_string();
+        let settings = format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\n{}", extra.hazel_toml);
+        std::fs::write(dir.join("hazel.toml"), settings).unwrap();
+        let log = std::fs::File::create(dir.join("hazel.log")).unwrap();
         let child = Command::new(hazel_binary())
-            .arg("serve")
-            .arg("-c")
-            .arg(confdir.path())
+            .args(["serve", "-c"])
+            .arg(dir)
+            .env("HAZEL_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -120,6 +124,43 @@ pub fn said(output: &Output) -> String {
     both.lines().filter(|l| !l.starts_with("Init SSL")).collect::<Vec<_>>().join("\n")
 }
 
+/// Every variable of `ups` (`UPS@HOST:PORT`) as `upsc` prints it, or `None`
+/// while upsc fails (no such UPS yet, data stale, ...).
+pub fn upsc_all(ups: &str) -> Option<String> {
+    let output = nut_tool("upsc", &[ups]);
+    output.status.success().then(|| stdout(&output))
+}
+
+/// The value of `name` in `upsc` output.
+pub fn upsc_value<'a>(upsc: &'a str, name: &str) -> Option<&'a str> {
+    upsc.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
+}
+
+/// Poll `upsc ups` until `check` holds for its output (up to a minute); returns that output.
+pub fn wait_for_upsc(ups: &str, what: &str, mut check: impl FnMut(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = None;
+    loop {
+        if let Some(all) = upsc_all(ups) {
+            if check(&all) {
+                return all;
+            }
+            last = Some(all);
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what} on {ups}; last upsc:\n{last:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Run `upscmd` on `ups` as [`ADMIN_USER`] with `command` (and its argument, if any);
+/// panics unless the server said OK.
+pub fn admin_upscmd(ups: &str, command: &[&str]) {
+    let mut args = vec!["-u", ADMIN_USER, "-p", ADMIN_PASSWORD, ups];
+    args.extend_from_slice(command);
+    let output = nut_tool("upscmd", &args);
+    assert!(output.status.success(), "upscmd {command:?} on {ups}: {}", said(&output));
+}
+
 /// Retry `check` until it returns true or 30 s pass.
 pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -143,14 +184,23 @@ pub const UPSMON_USER: &str = "monuser";
 pub const UPSMON_PASSWORD: &str = "monpass";
 
 /// A `ups.conf` with one `dummy-ups` section per `(name, dev file)`, whose `port`
-/// is the file's name (the file is expected next to ups.conf: see [`copy_dev_files`]).
+/// is the file's name (the file is expected next to ups.conf: see [`copy_dev_files`])
+/// and whose `desc` is [`dev_file_description`].
 pub fn dummy_ups_conf(devices: &[(&str, &Path)]) -> String {
     let mut conf = String::new();
     for (name, file) in devices {
         let file_name = file.file_name().expect("a .dev file path").to_string_lossy();
-        conf.push_str(&format!("[{name}]\n\tdriver = dummy-ups\n\tport = {file_name}\n"));
+        let desc = dev_file_description(file);
+        conf.push_str(&format!("[{name}]\n\tdriver = dummy-ups\n\tport = {file_name}\n\tdesc = \"{desc}\"\n"));
     }
     conf
+}
+
+/// Manufacturer and model from a device library file name, `_` read as space
+/// (`APC__Back-UPS_RS_1500__newhidups__2.1.0__01.dev` → `APC Back-UPS RS 1500`).
+pub fn dev_file_description(file: &Path) -> String {
+    let stem = file.file_stem().expect("a .dev file path").to_string_lossy();
+    stem.split("__").take(2).collect::<Vec<_>>().join(" ").replace('_', " ")
 }
 
 /// Copy each device file into `dir` under its own file name (what [`dummy_ups_conf`] refers to).
@@ -161,18 +211,41 @@ pub fn copy_dev_files(devices: &[(&str, &Path)], dir: &Path) {
     }
 }
 
-/// Real NUT 2.8.0 (`/lib/nut/dummy-ups` per device, then `upsd`) in a private
-/// config/state dir, on a free 127.0.0.1 port; everything is killed on drop.
+/// Real NUT 2.8.0 (one driver per device from `/lib/nut`, then `upsd`) in a
+/// private config/state dir, on a free 127.0.0.1 port; everything is killed on drop.
 ///
-/// Config: ups.conf from [`dummy_ups_conf`], users [`E2E_USERS`]. Both ups.conf and
-/// the copied `.dev` files are in [`RealNut::confdir`], so a [`HazelServe`] can be
-/// given the same bytes:
+/// [`RealNut::start`] runs `dummy-ups` on device files: its ups.conf is from
+/// [`dummy_ups_conf`] and both it and the copied `.dev` files are in
+/// [`RealNut::confdir`], so a [`HazelServe`] can be given the same bytes:
 /// `HazelServe::start(&dummy_ups_conf(devs), E2E_USERS, |dir| copy_dev_files(devs, dir))`.
+/// [`RealNut::start_drivers`] runs any drivers, e.g. `nutdrv_qx` on a serial port.
+/// Users: [`E2E_USERS`].
 pub struct RealNut {
     /// Drivers first, upsd last.
     children: Vec<Child>,
     port: u16,
     confdir: tempfile::TempDir,
+}
+
+/// One device for [`RealNut::start_drivers`]: a ups.conf section.
+#[derive(Clone, Copy, Debug)]
+pub struct NutDevice<'a> {
+    /// The section's name.
+    pub name: &'a str,
+    /// A driver program in `/lib/nut`, e.g. `nutdrv_qx`.
+    pub driver: &'a str,
+    /// `port =`.
+    pub port: &'a str,
+    /// More ups.conf lines for the section, e.g. `"pollinterval = 1\n"`.
+    pub options: &'a str,
+}
+
+impl NutDevice<'_> {
+    /// The ups.conf section.
+    pub fn section(&self) -> String {
+        let options: String = self.options.lines().map(|line| format!("\t{}\n", line.trim())).collect();
+        format!("[{}]\n\tdriver = {}\n\tport = {}\n{options}", self.name, self.driver, self.port)
+    }
 }
 
 impl RealNut {
@@ -181,24 +254,43 @@ impl RealNut {
     /// the `ups.status "WAIT"` a driver publishes before its data).
     pub fn start(devices: &[(&str, &Path)]) -> RealNut {
         let confdir = tempfile::tempdir().expect("tempdir");
+        copy_dev_files(devices, confdir.path());
+        let drivers: Vec<(&str, &str)> = devices.iter().map(|(name, _)| (*name, "dummy-ups")).collect();
+        RealNut::launch(confdir, &dummy_ups_conf(devices), &drivers)
+    }
+
+    /// Start each device's driver and `upsd`; returns once every device's data has
+    /// reached upsd, as [`RealNut::start`] does.
+    pub fn start_drivers(devices: &[NutDevice<'_>]) -> RealNut {
+        let confdir = tempfile::tempdir().expect("tempdir");
+        let ups_conf: String = devices.iter().map(NutDevice::section).collect();
+        let drivers: Vec<(&str, &str)> = devices.iter().map(|d| (d.name, d.driver)).collect();
+        RealNut::launch(confdir, &ups_conf, &drivers)
+    }
+
+    /// Write the config into `confdir`, start each `(name, driver)` and then upsd.
+    fn launch(confdir: tempfile::TempDir, ups_conf: &str, drivers: &[(&str, &str)]) -> RealNut {
         let dir = confdir.path();
         let port = free_port();
-        copy_dev_files(devices, dir);
-        std::fs::write(dir.join("ups.conf"), dummy_ups_conf(devices)).unwrap();
+        std::fs::write(dir.join("ups.conf"), ups_conf).unwrap();
         std::fs::write(dir.join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n")).unwrap();
         std::fs::write(dir.join("upsd.users"), E2E_USERS).unwrap();
         let mut nut = RealNut { children: Vec::new(), port, confdir };
-        for (name, _) in devices {
-            let child = nut.spawn(Path::new("/lib/nut/dummy-ups"), &["-a", name], &format!("dummy-ups-{name}.log"));
+        for (name, driver) in drivers {
+            let program = Path::new("/lib/nut").join(driver);
+            let child = nut.spawn(&program, &["-a", name], &format!("{driver}-{name}.log"));
             nut.children.push(child);
         }
         // upsd only retries an absent driver socket every few seconds: wait for all of them first.
         let dir = nut.confdir.path().to_path_buf();
-        for (name, _) in devices {
-            let socket = dir.join(format!("dummy-ups-{name}"));
-            let deadline = Instant::now() + Duration::from_secs(30);
+        for (index, (name, driver)) in drivers.iter().enumerate() {
+            let socket = dir.join(format!("{driver}-{name}"));
+            let deadline = Instant::now() + Duration::from_secs(60);
             while !socket.exists() {
-                assert!(Instant::now() < deadline, "dummy-ups {name} made no socket; log:\n{}", nut.log());
+                if let Ok(Some(status)) = nut.children[index].try_wait() {
+                    panic!("{driver} {name} exited ({status}); log:\n{}", nut.log());
+                }
+                assert!(Instant::now() < deadline, "{driver} {name} made no socket; log:\n{}", nut.log());
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -207,7 +299,7 @@ impl RealNut {
         let upsd = upsd.expect("upsd is missing (Debian package nut-server; `cargo xtask test` installs it)");
         let child = nut.spawn(upsd, &[], "upsd.log");
         nut.children.push(child);
-        for (name, _) in devices {
+        for (name, _) in drivers {
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 let answer = NutSession::try_connect(port).and_then(|mut s| s.try_request(&format!("LIST VAR {name}")));
@@ -244,7 +336,12 @@ impl RealNut {
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {} (Debian package nut-server): {e}", program.display()))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {} (Debian package nut-server; `cargo xtask test` installs it): {e}",
+                    program.display()
+                )
+            })
     }
 
     /// upsd's port on 127.0.0.1.
@@ -315,8 +412,25 @@ impl NutSession {
 
     /// Send `line`; the reply: one line, or `BEGIN LIST` through `END LIST` (without line ends).
     pub fn try_request(&mut self, line: &str) -> std::io::Result<Vec<String>> {
-        use std::io::{BufRead, Write};
+        use std::io::Write;
         self.reader.get_mut().write_all(format!("{line}\n").as_bytes())?;
+        self.read_reply()
+    }
+
+    /// Send all `lines` at once, then read their replies in order (pipelined: upsd
+    /// writes a list line by line, and each round trip can cost a delayed ACK,
+    /// ~40 ms). Panics on I/O errors.
+    pub fn requests(&mut self, lines: &[String]) -> Vec<Vec<String>> {
+        use std::io::Write;
+        let batch: String = lines.iter().map(|line| format!("{line}\n")).collect();
+        let sent = self.reader.get_mut().write_all(batch.as_bytes());
+        sent.unwrap_or_else(|e| panic!("NUT requests {lines:?}: {e}"));
+        lines.iter().map(|line| self.read_reply().unwrap_or_else(|e| panic!("NUT request {line:?}: {e}"))).collect()
+    }
+
+    /// One reply: one line, or `BEGIN LIST` through `END LIST`.
+    fn read_reply(&mut self) -> std::io::Result<Vec<String>> {
+        use std::io::BufRead;
         let mut lines = Vec::new();
         loop {
             let mut reply = String::new();
@@ -363,32 +477,7 @@ impl HazelServe {
     /// [`HazelServe::start`] with `extra` lines in `upsd.conf` and `hazel.toml`
     /// (e.g. `CERTFILE`, `[tls]`).
     pub fn start_with(ups_conf: &str, upsd_users: &str, extra: ExtraConfig<'_>, prepare: impl FnOnce(&Path)) -> Self {
-        let confdir = tempfile::tempdir().expect("tempdir");
-        let dir = confdir.path();
-        let port = free_port();
-        prepare(dir);
-        std::fs::write(dir.join("ups.conf"), ups_conf).unwrap();
-        std::fs::write(dir.join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n{}", extra.upsd_conf)).unwrap();
-        std::fs::write(dir.join("upsd.users"), upsd_users).unwrap();
-        let plugins = plugin_dir().display().to_string();
-        let settings = format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\n{}", extra.hazel_toml);
-        std::fs::write(dir.join("hazel.toml"), settings).unwrap();
-        let log = std::fs::File::create(dir.join("hazel.log")).unwrap();
-        let child = Command::new(hazel_binary())
-            .args(["serve", "-c"])
-            .arg(dir)
-            .env("HAZEL_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start hazel serve");
-        let server = HazelServe { child, port, confdir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "hazel serve did not listen; log:\n{}", server.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
+        HazelServe::start_knowing_port(ups_conf, upsd_users, extra, |dir, _port| prepare(dir))
     }
 }
 

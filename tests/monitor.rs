@@ -15,8 +15,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hazel_e2e::{
-    DevFilePower, E2E_USERS, EventLog, HazelMonitor, HazelServe, NutSession, PowerSource, PowerState, RealNut,
-    RealUpsmon, dummy_power_section, eventually, hazel_binary, test_upsmon_conf, upsmon_command, upsmon_lock,
+    DevFilePower, E2E_USERS, EventLog, ExtraConfig, HazelMonitor, HazelServe, NutSession, PowerSource, PowerState,
+    RealNut, RealUpsmon, dummy_power_section, eventually, hazel_binary, test_upsmon_conf, upsmon_command, upsmon_lock,
 };
 
 /// NUT's power-down flag content.
@@ -215,7 +215,11 @@ fn serve_monitor_cancels_when_mains_return_then_obeys_a_forced_shutdown() {
     let mut power = None;
     // A long OBLBDURATION: the mains come back long before a low battery would count.
     let extra = "OBLBDURATION 300\nNOTIFYFLAG SHUTDOWN_CANCELLED SYSLOG+EXEC\n";
-    let serve = HazelServe::start_knowing_port(&dummy_power_section("ups", "ups.dev"), E2E_USERS, |dir, port| {
+    // The late-shutdown bundle a primary stages stays in the test's dir, never in /run.
+    let hazel_toml = format!("killpower_dir = {:?}\n", root.path().join("killpower-bundle").display().to_string());
+    let settings = ExtraConfig { hazel_toml: &hazel_toml, ..ExtraConfig::default() };
+    let ups_conf = dummy_power_section("ups", "ups.dev");
+    let serve = HazelServe::start_knowing_port(&ups_conf, E2E_USERS, settings, |dir, port| {
         power = Some(DevFilePower::create(&dir.join("ups.dev"), PowerState::Online));
         let system = format!("ups@127.0.0.1:{port}");
         let conf = test_upsmon_conf(&system, "primary", &scripts, "serve", &events, extra);

@@ -32,6 +32,9 @@ struct MegatecArgs {
     /// Play this script: lines like `10s mains off`, `40s mains on`, `20s load 80`, `5s battery 30`.
     #[arg(long, value_name = "FILE")]
     script: Option<PathBuf>,
+    /// Play the script again and again; each round starts at the previous round's last event.
+    #[arg(long = "loop", requires = "script")]
+    repeat: bool,
     /// Simulated seconds per real second (60: a simulated minute per second).
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     time_scale: f64,
@@ -139,6 +142,7 @@ fn main() -> anyhow::Result<()> {
         model: args.model.into(),
         time_scale: args.time_scale,
         script,
+        repeat_script: args.repeat,
         link: args.link,
         log_file: args.log,
     };

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
 use nix::sys::termios::{BaudRate, SetArg, cfmakeraw, cfsetspeed, tcgetattr, tcsetattr};
 
 /// A pseudo-terminal whose slave starts raw at 2400 baud, as a Megatec UPS's port.
@@ -42,6 +42,11 @@ impl Pty {
         cfmakeraw(&mut termios);
         cfsetspeed(&mut termios, BaudRate::B2400).map_err(err("cfsetspeed"))?;
         tcsetattr(&pair.slave, SetArg::TCSANOW, &termios).map_err(err("tcsetattr"))?;
+        // Not inherited by programs started later (a driver under test): a copy of
+        // the master there would keep the pty up after the simulator stops.
+        for fd in [&pair.master, &pair.slave] {
+            fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(err("fcntl F_SETFD"))?;
+        }
         // Non-blocking, so a client that never reads cannot stall the simulator.
         let flags = fcntl(&pair.master, FcntlArg::F_GETFL).map_err(err("fcntl F_GETFL"))?;
         let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;

@@ -32,6 +32,9 @@ pub struct SimulatorConfig {
     pub time_scale: f64,
     /// Events to play from the start.
     pub script: Script,
+    /// Play the script again and again: each round starts when the previous
+    /// round's last event happens (so a script's last time is its period).
+    pub repeat_script: bool,
     /// A symlink to make to the pty's slave, removed when the simulator stops.
     pub link: Option<PathBuf>,
     /// A file to write the log to as well, one line per entry.
@@ -44,6 +47,7 @@ impl Default for SimulatorConfig {
             model: ModelConfig::default(),
             time_scale: 1.0,
             script: Script::default(),
+            repeat_script: false,
             link: None,
             log_file: None,
         }
@@ -56,6 +60,9 @@ pub enum SpawnError {
     /// A model setting is out of range.
     #[error("bad UPS setting: {0}")]
     Config(#[from] ConfigError),
+    /// A repeated script must take some time, or it would repeat forever at one instant.
+    #[error("a repeated script needs its last event after 0 s (that time is its period)")]
+    RepeatPeriod,
     /// The time scale is not a positive number.
     #[error("bad time scale {0}: expected a number above 0")]
     TimeScale(f64),
@@ -95,6 +102,11 @@ impl Simulator {
         if !(config.time_scale.is_finite() && config.time_scale > 0.0) {
             return Err(SpawnError::TimeScale(config.time_scale));
         }
+        let repeat = match config.repeat_script {
+            true if config.script.events.last().is_some_and(|e| e.at > 0.0) => Some(config.script.clone()),
+            true => return Err(SpawnError::RepeatPeriod),
+            false => None,
+        };
         let file = match &config.log_file {
             Some(path) => {
                 Some(File::create(path).map_err(|source| SpawnError::LogFile { path: path.clone(), source })?)
@@ -112,6 +124,8 @@ impl Simulator {
             time_scale: config.time_scale,
             last: Instant::now(),
             pending: Vec::new(),
+            repeat,
+            frozen: false,
             log: log.clone(),
         }));
         lock(&world).schedule(config.script);
@@ -190,6 +204,19 @@ impl RunningSimulator {
         self.apply(Action::Mains(present));
     }
 
+    /// Stop simulated time (`true`) or let it run again (`false`): while frozen,
+    /// the battery neither drains nor charges, timers and scripts wait, and
+    /// the UPS still answers every command with its frozen state.
+    pub fn set_frozen(&self, frozen: bool) {
+        let mut world = lock(&self.world);
+        world.catch_up();
+        if world.frozen != frozen {
+            world.frozen = frozen;
+            let event = if frozen { "time frozen" } else { "time running" };
+            world.log.record(world.model.now(), LogKind::Event(event.into()));
+        }
+    }
+
     /// Play `script` with its times counted from now (in simulated time).
     pub fn run_script(&self, script: Script) {
         let mut world = lock(&self.world);
@@ -255,12 +282,21 @@ struct World {
     last: Instant,
     /// Script events still to come: (simulated time, action, description), in time order.
     pending: Vec<(f64, Action, String)>,
+    /// The script to play again when `pending` runs out, if it repeats.
+    repeat: Option<Script>,
+    /// Simulated time stands still.
+    frozen: bool,
     log: CommandLog,
 }
 
 impl World {
     fn schedule(&mut self, script: Script) {
-        let now = self.model.now();
+        self.schedule_from(self.model.now(), script);
+    }
+
+    /// Schedule `script` with its times counted from simulated time `start`.
+    fn schedule_from(&mut self, start: f64, script: Script) {
+        let now = start;
         self.pending.extend(
             script
                 .events
@@ -273,8 +309,12 @@ impl World {
     /// Bring the model to the current real time, playing due script events at their simulated time.
     fn catch_up(&mut self) {
         let now = Instant::now();
-        let target = self.model.now() + now.duration_since(self.last).as_secs_f64() * self.time_scale;
+        let elapsed = now.duration_since(self.last).as_secs_f64();
         self.last = now;
+        if self.frozen {
+            return;
+        }
+        let target = self.model.now() + elapsed * self.time_scale;
         while self.pending.first().is_some_and(|(at, _, _)| *at <= target) {
             let (at, action, description) = self.pending.remove(0);
             self.model.advance(at - self.model.now());
@@ -282,6 +322,12 @@ impl World {
             self.log.record(self.model.now(), LogKind::Event(description));
             self.model.apply(&action);
             self.log_model_events();
+            if self.pending.is_empty()
+                && let Some(script) = self.repeat.clone()
+            {
+                self.log.record(self.model.now(), LogKind::Event("script starts again".into()));
+                self.schedule_from(at, script);
+            }
         }
         self.model.advance(target - self.model.now());
         self.log_model_events();

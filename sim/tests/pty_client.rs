@@ -150,3 +150,63 @@ fn a_client_that_never_reads_does_not_stall_the_simulator() {
     sim.set_mains(false);
     assert!(!sim.state().mains);
 }
+
+#[test]
+fn frozen_time_stops_the_battery_and_the_script() {
+    // A simulated hour per real second: unfrozen, the battery would be flat within a second.
+    let config = SimulatorConfig {
+        time_scale: 3600.0,
+        script: Script::parse("1h mains on\n", "test").unwrap(),
+        ..SimulatorConfig::default()
+    };
+    let sim = Simulator::spawn(config).unwrap();
+    let mut port = SerialClient::open(sim.pty_path());
+    sim.set_mains(false);
+    sim.set_frozen(true);
+    let (at, reply) = (sim.simulated_seconds(), port.ask("Q1").unwrap());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(port.ask("Q1").unwrap(), reply, "a frozen UPS answers the same");
+    assert_eq!(sim.simulated_seconds(), at);
+    assert!(!sim.log().entries().iter().any(|e| e.kind == LogKind::Event("script line 1: mains on".into())));
+    sim.set_frozen(false);
+    sim.log().wait_for(WAIT, |e| e.kind == LogKind::Event("script line 1: mains on".into())).expect("script resumes");
+    assert!(sim.simulated_seconds() > at);
+}
+
+#[test]
+fn a_repeated_script_plays_round_after_round() {
+    let config = SimulatorConfig {
+        time_scale: 600.0,
+        script: Script::parse("30s mains off\n1m mains on\n", "test").unwrap(),
+        repeat_script: true,
+        ..SimulatorConfig::default()
+    };
+    let sim = Simulator::spawn(config).unwrap();
+    let cut = LogKind::Event("script line 1: mains off".into());
+    let cuts_so_far =
+        || -> Vec<f64> { sim.log().entries().iter().filter(|e| e.kind == cut).map(|e| e.simulated).collect() };
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut cuts = cuts_so_far();
+    while cuts.len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "three rounds; cuts so far at {cuts:?}");
+        std::thread::sleep(Duration::from_millis(50));
+        cuts = cuts_so_far();
+    }
+    // Round n starts at the previous round's last event: cuts at 30 s, 90 s, 150 s.
+    for (round, at) in cuts.iter().take(3).enumerate() {
+        assert!((at - (30.0 + 60.0 * round as f64)).abs() < 1e-6, "cut {round} at {at}");
+    }
+    let unrepeatable = SimulatorConfig { repeat_script: true, ..SimulatorConfig::default() };
+    assert!(matches!(Simulator::spawn(unrepeatable), Err(hazel_sim::SpawnError::RepeatPeriod)));
+}
+
+#[test]
+fn programs_started_later_do_not_inherit_the_pty() {
+    let sim = Simulator::spawn(SimulatorConfig::default()).unwrap();
+    // A child's open files: a copy of the master there would keep the pty up after the simulator stops.
+    let output = std::process::Command::new("sh").args(["-c", "ls -l /proc/$$/fd"]).output().unwrap();
+    let files = String::from_utf8_lossy(&output.stdout);
+    let slave = sim.pty_path().display().to_string();
+    let inherited = files.lines().any(|l| l.ends_with(" -> /dev/ptmx") || l.ends_with(&format!(" -> {slave}")));
+    assert!(!inherited, "{slave} inherited:\n{files}");
+}

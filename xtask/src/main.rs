@@ -146,14 +146,34 @@ fn is_test_plugin(file: &str) -> bool {
 
 fn build(root: &Path) -> anyhow::Result<()> {
     build_plugins(root)?;
-    run(cargo().current_dir(root).args(["build", "-p", "hazel"]))
+    // hazel-initrd too: the late-shutdown e2e test runs it.
+    run(cargo().current_dir(root).args(["build", "-p", "hazel", "-p", "hazel-initrd"]))
 }
+
+/// The pty link of the demo's simulated serial UPS: `port =` of `[serial]` in host/hazel/demo/ups.conf.
+const DEMO_SERIAL_LINK: &str = "/tmp/hazel-demo-ttyUPS";
 
 fn demo(root: &Path) -> anyhow::Result<()> {
     build(root)?;
+    run(cargo().current_dir(root).args(["build", "-p", "hazel-sim"]))?;
     let confdir = root.join("host/hazel/demo");
-    eprintln!("xtask: serving {} — try `upsc demo@127.0.0.1` in another terminal; Ctrl-C stops", confdir.display());
-    run(Command::new(root.join("target/debug/hazel")).arg("serve").arg("-c").arg(&confdir))
+    // The serial UPS: a simulator whose mains fail on a loop, a simulated minute per 6 real seconds.
+    let mut simulator = Command::new(root.join("target/debug/hazel-sim"))
+        .args(["megatec", "--time-scale", "10", "--load", "100", "--loop", "--link", DEMO_SERIAL_LINK, "--script"])
+        .arg(confdir.join("mains-cycle.sim"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start target/debug/hazel-sim")?;
+    eprintln!(
+        "xtask: serving {} — try `upsc demo@127.0.0.1` or `upsc serial@127.0.0.1 ups.status` in another terminal; \
+         Ctrl-C stops",
+        confdir.display()
+    );
+    let served = run(Command::new(root.join("target/debug/hazel")).arg("serve").arg("-c").arg(&confdir));
+    // On Ctrl-C the terminal's SIGINT reached the simulator too; otherwise stop it here.
+    let _ = simulator.kill();
+    let _ = simulator.wait();
+    served
 }
 
 fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
@@ -165,8 +185,8 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     // Plugin logic is plain Rust: its unit tests run natively.
     let host_target = host_triple()?;
     run(cargo().current_dir(root.join("plugins")).args(["test", "--target", &host_target, "--workspace"]))?;
-    // End-to-end tests run the hazel binary itself.
-    run(cargo().current_dir(root).args(["build", "-p", "hazel"]))?;
+    // End-to-end tests run the hazel binary itself (and simulate serial UPSes with hazel-sim's library).
+    run(cargo().current_dir(root).args(["build", "-p", "hazel", "-p", "hazel-sim"]))?;
     let mut cmd = cargo();
     cmd.current_dir(root)
         .args(["test", "--workspace", "--no-fail-fast"])

@@ -159,6 +159,14 @@ pub async fn serve(confdir: &Path) -> anyhow::Result<ExitCode> {
     let server_task = tokio::spawn(server.run(async move {
         let _ = stop_rx.await;
     }));
+    // Plugins are precompiled for the late shutdown now, not at the last minute.
+    let monitor = match monitor {
+        Some(monitor) => {
+            let stage = crate::late_shutdown::monitor_stage(confdir, monitor.conf()).await;
+            Some(monitor.with_late_shutdown(stage))
+        }
+        None => None,
+    };
     // The listener is bound: the monitor connects to it over TCP, as upsmon does to upsd.
     let monitor = monitor.map(|monitor| monitor.spawn(false)).transpose()?;
     let result = wait_for_shutdown().await;

@@ -93,6 +93,10 @@ fn plan_device(loaded: &LoadedConfig, catalog: &PluginCatalog, section: &Section
     };
     let mut settings = vec![("port".to_string(), Some(port.to_string()))];
     settings.extend(section.driver_options().map(|e| (e.key.clone(), e.value.clone())));
+    // The host publishes `default.*`/`override.*` itself (host_edits), but some
+    // drivers also read them, as nutdrv_qx reads the battery voltage limits.
+    let variable_options = section.entries().iter().filter(|e| is_variable_option(&e.key));
+    settings.extend(variable_options.map(|e| (e.key.clone(), e.value.clone())));
     let limits = &loaded.settings.limits;
     let initial_backoff = restart_delay(loaded, section);
     Ok(DevicePlan {
@@ -164,6 +168,11 @@ fn resolve_plugin(
     Ok((plugin, builtin.map(|b| b.port).unwrap_or_default()))
 }
 
+/// `default.<var>` or `override.<var>`.
+fn is_variable_option(key: &str) -> bool {
+    key.starts_with("default.") || key.starts_with("override.")
+}
+
 /// Variables the host publishes for every device, as NUT's driver core does:
 /// `driver.*`, then `default.*` initial values and `override.*` pins.
 fn host_edits(section: &Section, plugin: &Plugin) -> Vec<Edit> {
@@ -175,7 +184,10 @@ fn host_edits(section: &Section, plugin: &Plugin) -> Vec<Edit> {
         Edit::SetValue("driver.parameter.synchronous".into(), section.value("synchronous").unwrap_or("auto").into()),
     ];
     for entry in section.entries() {
-        if matches!(entry.key.as_str(), "driver" | "desc" | "pollinterval" | "synchronous") {
+        // NUT publishes `default.*`/`override.*` as the variables they name, not as parameters.
+        if matches!(entry.key.as_str(), "driver" | "desc" | "pollinterval" | "synchronous")
+            || is_variable_option(&entry.key)
+        {
             continue;
         }
         match &entry.value {

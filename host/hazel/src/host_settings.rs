@@ -27,6 +27,9 @@ pub struct HostSettings {
     pub drivers: BTreeMap<String, DriverSetting>,
     /// Certificate and key for STARTTLS; wins over upsd.conf's `CERTFILE`.
     pub tls: Option<TlsSettings>,
+    /// Where the monitor stages the kill-power bundle for `hazel-initrd`
+    /// (default `/run/hazel/killpower`).
+    pub killpower_dir: Option<PathBuf>,
 }
 
 /// `[tls]`: the server certificate chain and its private key, two PEM files.

@@ -264,7 +264,9 @@ impl DummyDevice {
     pub fn set_var(&mut self, name: &str, value: &str) -> Result<(), DeviceError> {
         if is_status_path(name) {
             // The raw string, even "" or "OB  LB" (facts §b, §f).
-            self.working.set_keeping_flags(STATUS_VARIABLE, value);
+            if let Some(published) = value_as_upsd_reads_it(value) {
+                self.working.set_keeping_flags(STATUS_VARIABLE, &published);
+            }
             return Ok(());
         }
         if is_driver_variable(name) {
@@ -280,8 +282,8 @@ impl DummyDevice {
         if value.is_empty() {
             // As in dummy-ups' setvar(): an empty value removes the variable.
             self.working.remove_variable(name);
-        } else {
-            self.working.set_with_table_flags(name, value);
+        } else if let Some(published) = value_as_upsd_reads_it(value) {
+            self.working.set_with_table_flags(name, &published);
         }
         Ok(())
     }
@@ -435,4 +437,32 @@ impl DummyDevice {
 /// WIT metadata for `name` with `flags`.
 fn meta(name: &str, flags: Flags) -> VarMeta {
     VarMeta { name: name.to_string(), writable: flags.writable, string_max_len: flags.string_max_len }
+}
+
+/// The value upsd ends up with after a client sets `value`: dummy-ups 2.8.0
+/// sends it back to upsd as `SETINFO <var> "<value>"` without escaping, and
+/// upsd tokenizes that line, keeping its first word (facts §g). So an inner
+/// `"` cuts the value and a `\` escapes the next character. `None` when upsd
+/// keeps the old value: an unescaped `#` inside the quotes makes the line a
+/// parse error, and a trailing backslash leaves the quote open (real upsd then
+/// swallows the driver's next message into the value: not imitated).
+pub fn value_as_upsd_reads_it(value: &str) -> Option<String> {
+    let line = format!("SETINFO x \"{value}\"\n");
+    if matches!(crate::dev_file::tokenize(line.as_bytes()).first(), Some(Err(_))) {
+        return None;
+    }
+    let mut word = Vec::new();
+    let mut bytes = value.bytes();
+    loop {
+        match bytes.next() {
+            // The closing quote upsd sees is the one dummy-ups appends.
+            None | Some(b'"') => break,
+            Some(b'\\') => word.push(bytes.next()?),
+            Some(byte) => word.push(byte),
+        }
+    }
+    // upsd keeps printable ASCII only, up to its word length limit.
+    word.retain(|byte| (0x20..=0x7f).contains(byte));
+    word.truncate(crate::dev_file::MAX_TOKEN_LEN);
+    Some(word.into_iter().map(char::from).collect())
 }

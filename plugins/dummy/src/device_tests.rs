@@ -401,6 +401,29 @@ fn set_var_rules() {
 }
 
 #[test]
+fn set_values_come_back_as_upsd_reads_them() {
+    // Facts §g: dummy-ups sends the new value to upsd unescaped; upsd keeps the
+    // first word of that line. Observed with real upsd 2.8.0 + dummy-ups.
+    let (mut device, mut host, mut nut) = first_state("a.dev", "ups.mfr: Vendor\nups.model: M\n");
+    let mut after_set = |var: &str, value: &str| {
+        device.set_var(var, value).unwrap();
+        nut.apply(&device.update(&mut host).unwrap());
+        nut.value(var).map(str::to_string)
+    };
+    assert_eq!(after_set("ups.mfr", "Hazel \"Test\" Mfr").as_deref(), Some("Hazel "));
+    assert_eq!(after_set("ups.mfr", "a\\b").as_deref(), Some("ab"));
+    assert_eq!(after_set("ups.mfr", "a\\\"b").as_deref(), Some("a\"b"));
+    // Nothing before the inner quote: the variable stays, empty.
+    assert_eq!(after_set("ups.mfr", "\"lead").as_deref(), Some(""));
+    assert_eq!(after_set("ups.mfr", "d=e  two").as_deref(), Some("d=e  two"));
+    // upsd cannot parse the line (`#` inside quotes) or it never ends: the old value stays.
+    assert_eq!(after_set("ups.mfr", "a#b").as_deref(), Some("d=e  two"));
+    assert_eq!(after_set("ups.mfr", "ends\\").as_deref(), Some("d=e  two"));
+    // ups.status goes the same way.
+    assert_eq!(after_set("ups.status", "OB \"LB\"").as_deref(), Some("OB "));
+}
+
+#[test]
 fn once_mode_rereads_a_changed_file_and_keeps_what_it_no_longer_sets() {
     // Facts §g (g_edit_minimal.txt, g_touch_edge.txt).
     let (mut device, mut host, mut nut) =

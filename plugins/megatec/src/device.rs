@@ -161,10 +161,14 @@ impl MegatecDevice {
         ratings: Option<Ratings>,
         host: &mut dyn Host,
     ) -> Self {
-        let nominal_battery = settings.battery_voltage_nominal.or(ratings.as_ref().and_then(|r| r.battery_voltage));
+        let rated_battery = ratings.as_ref().and_then(|r| r.battery_voltage);
+        let nominal_battery = settings.battery_voltage_nominal.or(rated_battery);
+        // Limits from ups.conf are published by the host as written; only guessed ones are published here.
+        let mut guessed_battery_limits = false;
         let battery_limits = match (settings.battery_voltage_low, settings.battery_voltage_high, nominal_battery) {
             (Some(low), Some(high), _) => Some((low, high)),
             (_, _, Some(nominal)) => {
+                guessed_battery_limits = true;
                 let (low, high) = guessed_limits(nominal);
                 host.log(
                     LogLevel::Info,
@@ -215,10 +219,11 @@ impl MegatecDevice {
                 }
             }
         }
-        if let Some(nominal) = nominal_battery {
+        // A configured nominal voltage is the host's to publish (as written); F's is published here.
+        if let Some(nominal) = rated_battery {
             pending.push(Change::SetValue("battery.voltage.nominal".into(), fixed(nominal, 1)));
         }
-        if let Some((low, high)) = battery_limits {
+        if let (Some((low, high)), true) = (battery_limits, guessed_battery_limits) {
             pending.push(Change::SetValue("battery.voltage.high".into(), fixed(high, 2)));
             pending.push(Change::SetValue("battery.voltage.low".into(), fixed(low, 2)));
         }

@@ -353,3 +353,22 @@ fn kill_power_cancels_then_sends_the_shutdown() {
     assert!(matches!(device.kill_power(KillMode::ReturnOnMains, &mut ups), Err(DeviceError::Failed(_))));
     assert_eq!(ups.sent[start..], ["C", "S.5R0003", "S.5R0003", "S.5R0003"]);
 }
+
+#[test]
+fn battery_limits_from_ups_conf_set_the_charge_and_are_left_to_the_host_to_publish() {
+    let mut ups = FakeUps::good();
+    ups.set("Q1", "(226.0 195.0 226.0 014 49.0 24.5 30.0 00001000\r");
+    let mut guessed = open_with(&mut ups, &[]).unwrap();
+    let first = guessed.update(&mut ups).unwrap();
+    // 24 V nominal from F: limits guessed as 20.80-26.00 V and published.
+    assert_eq!(value(&first, "battery.charge").as_deref(), Some("71"));
+    assert_eq!(value(&first, "battery.voltage.low").as_deref(), Some("20.80"));
+
+    let limits = [("default.battery.voltage.high", Some("27.0")), ("default.battery.voltage.low", Some("22.0"))];
+    let mut configured = open_with(&mut ups, &limits).unwrap();
+    let first = configured.update(&mut ups).unwrap();
+    assert_eq!(value(&first, "battery.charge").as_deref(), Some("50"));
+    assert_eq!(value(&first, "battery.voltage.low"), None, "the host publishes ups.conf's value as written");
+    assert_eq!(value(&first, "battery.voltage.high"), None);
+    assert_eq!(value(&first, "battery.voltage.nominal").as_deref(), Some("24.0"), "F's nominal");
+}

@@ -159,3 +159,61 @@ pub fn check_powerdown_flag(confdir: &Path) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::from(u8::try_from(check.exit_code()).unwrap_or(1)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_names_are_upsmons() {
+        assert_eq!(Control::from_name("fsd"), Some(Control::ForceShutdown));
+        assert_eq!(Control::from_name("stop"), Some(Control::Stop));
+        assert_eq!(Control::from_name("reload"), Some(Control::Reload));
+        assert_eq!(Control::from_name("FSD"), None);
+    }
+
+    #[test]
+    fn pid_file_is_written_replaced_when_stale_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("monitor.pid");
+        // PID 0 is never a process: a stale file is replaced.
+        std::fs::write(&path, "0\n").unwrap();
+        let pid_file = PidFile::create(&path).unwrap().expect("written");
+        assert_eq!(read_pid(&path), Some(std::process::id()));
+        // Our own PID in the file never blocks our start.
+        assert!(PidFile::create(&path).unwrap().is_some());
+        drop(pid_file);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn unwritable_pid_file_is_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(PidFile::create(&dir.path().join("missing/dir/monitor.pid")).unwrap().is_none());
+    }
+
+    #[test]
+    fn flag_check_exit_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let flag = dir.path().join("killpower");
+        let conf = format!("MONITOR ups@localhost 1 u p primary\nPOWERDOWNFLAG {}\n", flag.display());
+        std::fs::write(dir.path().join(UPSMON_CONF), conf).unwrap();
+        assert_eq!(check_powerdown_flag(dir.path()).unwrap(), ExitCode::from(1));
+        powerdown_flag::write(&flag).unwrap();
+        assert_eq!(check_powerdown_flag(dir.path()).unwrap(), ExitCode::SUCCESS);
+        std::fs::write(&flag, "something else").unwrap();
+        assert_eq!(check_powerdown_flag(dir.path()).unwrap(), ExitCode::from(1));
+        std::fs::write(dir.path().join(UPSMON_CONF), "MONITOR ups@localhost 1 u p primary\n").unwrap();
+        assert_eq!(check_powerdown_flag(dir.path()).unwrap(), ExitCode::from(1));
+        std::fs::write(dir.path().join(UPSMON_CONF), "MONITOR ups@localhost 1 u p boss\n").unwrap();
+        let error = check_powerdown_flag(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("upsmon.conf"), "{error}");
+    }
+
+    #[test]
+    fn send_control_without_a_monitor_fails_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = send_control(Control::Stop, None, &dir.path().join("none.pid")).unwrap_err().to_string();
+        assert!(error.contains("none.pid"), "{error}");
+    }
+}

@@ -116,6 +116,11 @@ impl Monitor {
         }
     }
 
+    /// The `upsmon.conf` it runs.
+    pub fn conf(&self) -> &UpsmonConf {
+        &self.conf
+    }
+
     /// Uses `stage` as the late-shutdown step instead of [`NoLateShutdown`].
     pub fn with_late_shutdown(mut self, stage: Arc<dyn LateShutdownStage>) -> Monitor {
         self.late_shutdown = stage;
@@ -339,6 +344,8 @@ impl MonitorHandle {
 /// `pid_file` for `hazel monitor --command`.
 pub async fn run_standalone(confdir: &Path, pid_file: &Path) -> anyhow::Result<ExitCode> {
     let monitor = Monitor::load(&confdir.join(UPSMON_CONF))?;
+    let stage = crate::late_shutdown::monitor_stage(confdir, monitor.conf()).await;
+    let monitor = monitor.with_late_shutdown(stage);
     let _pid_file = PidFile::create(pid_file)?;
     let handle = monitor.spawn(true)?;
     handle.wait().await?;

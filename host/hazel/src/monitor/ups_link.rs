@@ -45,6 +45,8 @@ pub(crate) struct UpsLink {
     id: UpsId,
     monitor: Monitor,
     client: Option<Client>,
+    /// [`REQUEST_TIMEOUT`], shorter in tests.
+    request_timeout: Duration,
     /// Where answers go, as inputs for the machine.
     inputs: mpsc::UnboundedSender<Input>,
 }
@@ -90,7 +92,7 @@ impl Failure {
 impl UpsLink {
     /// A link for `monitor` (the machine's `id`), not connected yet.
     pub(crate) fn new(id: UpsId, monitor: Monitor, inputs: mpsc::UnboundedSender<Input>) -> UpsLink {
-        UpsLink { id, monitor, client: None, inputs }
+        UpsLink { id, monitor, client: None, request_timeout: REQUEST_TIMEOUT, inputs }
     }
 
     /// Carries out requests until the sender is dropped, then logs out.
@@ -145,6 +147,7 @@ impl UpsLink {
     /// connection: the next request reconnects.
     async fn call(&mut self, query: Query) -> Result<Answer, Failure> {
         let server = self.server_name();
+        let timeout = self.request_timeout;
         let attempt = async {
             self.connect().await?;
             let Some(client) = self.client.as_mut() else {
@@ -158,13 +161,9 @@ impl UpsLink {
             };
             answer.map_err(classify)
         };
-        let result = match tokio::time::timeout(REQUEST_TIMEOUT, attempt).await {
+        let result = match tokio::time::timeout(timeout, attempt).await {
             Ok(result) => result,
-            Err(_) => Err(Failure::Connection(format!(
-                "{} did not answer within {} s",
-                self.server_name(),
-                REQUEST_TIMEOUT.as_secs()
-            ))),
+            Err(_) => Err(Failure::Connection(format!("{server} did not answer within {timeout:?}"))),
         };
         if let Err(Failure::Connection(_)) = &result {
             self.client = None;
@@ -244,5 +243,182 @@ fn poll_failure(failure: Failure) -> PollFailure {
             _ => PollFailure::Other(error.to_string()),
         },
         Failure::Connection(reason) => PollFailure::ConnectionLost(reason),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use hazel_monitor::upsmon_conf::UpsmonConf;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A NUT server answering each request line with `answer(line)`
+    /// (`None`: never answer); records every line and counts connections.
+    struct ScriptedServer {
+        port: u16,
+        requests: Arc<Mutex<Vec<String>>>,
+        connections: Arc<Mutex<usize>>,
+    }
+
+    impl ScriptedServer {
+        async fn start(answer: fn(&str) -> Option<String>) -> ScriptedServer {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let requests = Arc::new(Mutex::new(Vec::new()));
+            let connections = Arc::new(Mutex::new(0));
+            let (seen, count) = (requests.clone(), connections.clone());
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    *count.lock().unwrap() += 1;
+                    let seen = seen.clone();
+                    tokio::spawn(async move {
+                        let (read, mut write) = stream.into_split();
+                        let mut lines = BufReader::new(read).lines();
+                        while let Ok(Some(line)) = lines.next_line().await {
+                            seen.lock().unwrap().push(line.clone());
+                            match answer(&line) {
+                                Some(reply) => write.write_all(format!("{reply}\n").as_bytes()).await.unwrap(),
+                                // Hold the connection open, silent.
+                                None => std::future::pending::<()>().await,
+                            }
+                        }
+                    });
+                }
+            });
+            ScriptedServer { port, requests, connections }
+        }
+
+        fn requests(&self) -> Vec<String> {
+            self.requests.lock().unwrap().clone()
+        }
+
+        fn connections(&self) -> usize {
+            *self.connections.lock().unwrap()
+        }
+    }
+
+    fn monitor(port: u16, role: &str) -> Monitor {
+        let text = format!("MONITOR ups@127.0.0.1:{port} 1 monuser secret {role}\n");
+        let conf = UpsmonConf::parse("upsmon.conf", text).unwrap();
+        conf.monitors[0].clone()
+    }
+
+    /// A link to `server`, and the receiving end of its inputs.
+    fn link(server: &ScriptedServer, role: &str) -> (UpsLink, mpsc::UnboundedReceiver<Input>) {
+        let (inputs, received) = mpsc::unbounded_channel();
+        let mut link = UpsLink::new(UpsId(0), monitor(server.port, role), inputs);
+        link.request_timeout = Duration::from_millis(500);
+        (link, received)
+    }
+
+    fn upsd(line: &str) -> Option<String> {
+        Some(match line {
+            "GET VAR ups ups.status" => "VAR ups ups.status \"ALARM OB\"".to_string(),
+            "GET VAR ups ups.alarm" => "VAR ups ups.alarm \"Fan failure\"".to_string(),
+            "GET NUMLOGINS ups" => "NUMLOGINS ups 2".to_string(),
+            _ => "OK".to_string(),
+        })
+    }
+
+    #[tokio::test]
+    async fn logs_in_as_upsmon_does_then_polls_on_one_connection() {
+        let server = ScriptedServer::start(upsd).await;
+        let (mut link, mut inputs) = link(&server, "primary");
+        let expected = PollResult::Status { status: "ALARM OB".to_string(), alarm: Some("Fan failure".to_string()) };
+        assert_eq!(link.poll().await, expected);
+        assert_eq!(inputs.try_recv().unwrap(), Input::Login { ups: UpsId(0), result: Ok(()) });
+        assert_eq!(inputs.try_recv().unwrap(), Input::Primary { ups: UpsId(0), result: Ok(()) });
+        assert!(matches!(link.poll().await, PollResult::Status { .. }));
+        assert!(matches!(link.call(Query::Fsd).await, Ok(Answer::Done)));
+        assert!(matches!(link.call(Query::NumLogins).await, Ok(Answer::Count(2))));
+        assert_eq!(
+            server.requests(),
+            [
+                "USERNAME monuser",
+                "PASSWORD secret",
+                "LOGIN ups",
+                "PRIMARY ups",
+                "GET VAR ups ups.status",
+                "GET VAR ups ups.alarm",
+                "GET VAR ups ups.status",
+                "GET VAR ups ups.alarm",
+                "FSD ups",
+                "GET NUMLOGINS ups",
+            ]
+        );
+        assert_eq!(server.connections(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_secondary_does_not_ask_for_primary_mode() {
+        let server = ScriptedServer::start(upsd).await;
+        let (mut link, _inputs) = link(&server, "secondary");
+        link.poll().await;
+        assert!(!server.requests().iter().any(|request| request.starts_with("PRIMARY")));
+    }
+
+    #[tokio::test]
+    async fn refusals_are_reported_and_keep_the_connection() {
+        fn refusing(line: &str) -> Option<String> {
+            Some(match line {
+                "LOGIN ups" => "ERR ACCESS-DENIED".to_string(),
+                "GET VAR ups ups.status" => "ERR DATA-STALE".to_string(),
+                _ => "OK".to_string(),
+            })
+        }
+        let server = ScriptedServer::start(refusing).await;
+        let (mut link, mut inputs) = link(&server, "primary");
+        assert_eq!(link.poll().await, PollResult::Failed(PollFailure::DataStale));
+        let Input::Login { result: Err(reason), .. } = inputs.try_recv().unwrap() else { panic!("no login input") };
+        assert!(reason.contains("ACCESS-DENIED"), "{reason}");
+        // Without a login there is no point asking for primary mode.
+        assert!(inputs.try_recv().is_err());
+        assert_eq!(link.poll().await, PollResult::Failed(PollFailure::DataStale));
+        assert_eq!(server.connections(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_fails_the_poll_and_the_next_one_reconnects() {
+        fn silent_on_status(line: &str) -> Option<String> {
+            (line != "GET VAR ups ups.status").then(|| "OK".to_string())
+        }
+        let server = ScriptedServer::start(silent_on_status).await;
+        let (mut link, _inputs) = link(&server, "secondary");
+        let PollResult::Failed(PollFailure::ConnectionLost(reason)) = link.poll().await else {
+            panic!("a silent server must fail the poll")
+        };
+        assert!(reason.contains(&format!("127.0.0.1:{}", server.port)), "names the server: {reason}");
+        link.poll().await;
+        assert_eq!(server.connections(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_a_lost_connection() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let (inputs, _received) = mpsc::unbounded_channel();
+        let mut link = UpsLink::new(UpsId(0), monitor(port, "primary"), inputs);
+        assert!(matches!(link.poll().await, PollResult::Failed(PollFailure::ConnectionLost(_))));
+    }
+
+    #[tokio::test]
+    async fn run_answers_each_request_and_logs_out_when_closed() {
+        let server = ScriptedServer::start(upsd).await;
+        let (link, mut inputs) = link(&server, "primary");
+        let (requests, received) = mpsc::unbounded_channel();
+        let task = tokio::spawn(link.run(received));
+        requests.send(Request::Poll).unwrap();
+        requests.send(Request::NumLogins).unwrap();
+        drop(requests);
+        task.await.unwrap();
+        let answers: Vec<Input> = std::iter::from_fn(|| inputs.try_recv().ok()).collect();
+        assert!(matches!(answers[2], Input::Poll { result: PollResult::Status { .. }, .. }), "{answers:?}");
+        assert_eq!(answers[3], Input::NumLogins { ups: UpsId(0), result: Ok(2) });
+        assert_eq!(server.requests().last().map(String::as_str), Some("LOGOUT"));
     }
 }
