@@ -251,7 +251,9 @@ impl HidOpener for MatchedOpener {
 /// (`unavailable`), and it is read afresh when it is back. While it runs, the
 /// device is changed through a side file `PATH.update` in the same format:
 /// its `get RR: …` lines replace feature reports, its `interrupt RR: …` lines
-/// queue interrupt reports. The host consumes (deletes) the side file; write
+/// queue interrupt reports. Reports the capture lacks but whose values NUT
+/// printed (`path` lines) are rebuilt from those values, as the plugin's
+/// capture tests do. The host consumes (deletes) the side file; write
 /// it whole and rename it into place. SET_REPORT replaces the report the next
 /// GET_REPORT returns, as a device would.
 #[derive(Clone, Debug)]
@@ -280,6 +282,7 @@ impl HidOpener for ReplayOpener {
         let capture = usbhid::capture::parse(&text).map_err(|e| {
             LinkError::Gone(format!("replay file {} line {}: {}", self.path.display(), e.line, e.reason))
         })?;
+        let reports = capture.replay_reports().0;
         Ok(Box::new(ReplayLink {
             update: Self::update_path(&self.path),
             path: self.path.clone(),
@@ -289,7 +292,7 @@ impl HidOpener for ReplayOpener {
                 ..UsbIdentity::default()
             },
             descriptor: capture.descriptor,
-            reports: capture.reads.into_iter().collect(),
+            reports,
             interrupts: capture.interrupts.into(),
         }))
     }
