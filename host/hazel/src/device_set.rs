@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hazel_nutconf::ups_conf::{Section, UpsConf};
+use hazel_runtime::capability::usb_hid::DeviceMatcher;
+use hazel_runtime::grants::{UsbHidSource, UsbMatch};
 use hazel_runtime::{DeviceConfig, Grants, Plugin, PluginCatalog};
 use hazel_state::Edit;
 
@@ -178,6 +180,7 @@ fn plan_device(loaded: &LoadedConfig, catalog: &PluginCatalog, section: &Section
             }
             Grants::none().with_serial(port, port)
         }
+        PortKind::UsbHid => Grants::none().with_usb_hid(port, usb_hid_source(loaded, section)?),
         // Granted when the upstream has started; see `DevicePlan::upstream`.
         PortKind::Upstream | PortKind::UpstreamControl | PortKind::None => Grants::none(),
     };
@@ -211,6 +214,25 @@ fn plan_device(loaded: &LoadedConfig, catalog: &PluginCatalog, section: &Section
             max_backoff: Duration::from_millis(limits.max_restart_backoff_ms).max(initial_backoff),
         },
     })
+}
+
+/// Which USB HID device a section selects: `replay:PATH` (relative to the
+/// config dir, as dummy-ups files are) or the match options; bad regexes are
+/// reported here, naming the option.
+fn usb_hid_source(loaded: &LoadedConfig, section: &Section) -> Result<UsbHidSource, String> {
+    if let Some(file) = section.port().strip_prefix("replay:") {
+        let path = Path::new(file);
+        let resolved = if path.is_absolute() { path.to_path_buf() } else { loaded.confdir.join(path) };
+        return Ok(UsbHidSource::Replay(resolved));
+    }
+    let mut options = UsbMatch::default();
+    for name in UsbMatch::OPTIONS {
+        if let Some(pattern) = section.value(name) {
+            options.set(name, pattern);
+        }
+    }
+    DeviceMatcher::new(&options).map_err(|e| e.to_string())?;
+    Ok(UsbHidSource::Match(options))
 }
 
 /// The first restart delay: NUT's `retrydelay` (seconds) when ups.conf sets it,

@@ -22,6 +22,10 @@ pub enum PortKind {
     /// Like [`PortKind::Upstream`], and also grants `upstream-control`:
     /// instant commands and variable writes on that device.
     UpstreamControl,
+    /// A USB HID device (`auto`, narrowed by NUT's `vendorid`, `productid`,
+    /// `vendor`, `product`, `serial`, `bus`, `device` options), or a capture
+    /// replayed as one (`replay:PATH`): grants `usb-hid` for exactly the matched device.
+    UsbHid,
     /// Nothing the host resolves; only `log` and `clock` are granted.
     #[default]
     None,
@@ -47,6 +51,8 @@ const BUILTIN_DRIVERS: &[BuiltinDriver] = &[
     // NUT's virtual drivers over another driver: clone acts on the outlet, clone-outlet only reads.
     BuiltinDriver { driver: "clone", plugin: "clone", port: PortKind::UpstreamControl },
     BuiltinDriver { driver: "clone-outlet", plugin: "clone_outlet", port: PortKind::Upstream },
+    // NUT's USB HID Power Device driver.
+    BuiltinDriver { driver: "usbhid-ups", plugin: "usbhid", port: PortKind::UsbHid },
 ];
 
 /// What Hazel knows about NUT driver `driver`, if anything.
@@ -80,5 +86,11 @@ mod tests {
         assert_eq!(builtin_driver("clone").map(|b| (b.plugin, b.port)), Some(("clone", PortKind::UpstreamControl)));
         let outlet = builtin_driver("clone-outlet").unwrap();
         assert_eq!((outlet.plugin, outlet.port), ("clone_outlet", PortKind::Upstream));
+    }
+
+    #[test]
+    fn usbhid_ups_gets_a_usb_hid_device() {
+        let entry = builtin_driver("usbhid-ups").unwrap();
+        assert_eq!((entry.plugin, entry.port), ("usbhid", PortKind::UsbHid));
     }
 }

@@ -15,6 +15,8 @@ wasmtime::component::bindgen!({
         "hazel:plugin/serial": async | trappable,
         // Commands on the upstream device wait for its supervisor's answer.
         "hazel:plugin/upstream-control": async | trappable,
+        // USB transfers block too (libusb, or the replay's files): same treatment.
+        "hazel:plugin/usb-hid": async | trappable,
         default: trappable,
     },
     exports: { default: async },

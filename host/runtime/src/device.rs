@@ -293,6 +293,8 @@ async fn run_instance(
     // A virtual device also updates whenever its upstream's state changes, as
     // NUT's clone drivers wake on data from the upstream socket.
     let mut upstream_changes = config.grants.upstream.as_ref().map(|u| u.state.subscribe());
+    // A USB HID device's interrupt reports (e.g. mains lost) are published at once, not at the next poll.
+    let interrupts = instance.interrupt_waiter();
     loop {
         tokio::select! {
             _ = ticker.tick() => {
@@ -301,6 +303,11 @@ async fn run_instance(
                 }
             }
             () = upstream_changed(&mut upstream_changes) => {
+                if let Some(fault) = poll(&mut instance, config, state).await {
+                    return Ended::Retry(fault);
+                }
+            }
+            () = wait_for_interrupt(interrupts.as_ref()) => {
                 if let Some(fault) = poll(&mut instance, config, state).await {
                     return Ended::Retry(fault);
                 }
@@ -354,6 +361,14 @@ async fn upstream_changed(changes: &mut Option<watch::Receiver<Arc<Snapshot>>>) 
         return;
     }
     std::future::pending().await
+}
+
+/// Resolves when the device's interrupt pipe delivered a report; never for other devices.
+async fn wait_for_interrupt(waiter: Option<&crate::capability::usb_hid::InterruptWaiter>) {
+    match waiter {
+        Some(waiter) => waiter.wait().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Answer one request; returns a description of the fault if the plugin faulted.

@@ -56,6 +56,78 @@ impl PartialEq for UpstreamGrant {
 }
 
 impl Eq for UpstreamGrant {}
+/// NUT's USB match options (`vendorid`, `productid`, `vendor`, `product`,
+/// `serial`, `bus`, `device`), each a case-insensitive regex that must match
+/// the whole string; unset ones match anything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UsbMatch {
+    /// `vendorid`: matched against 4-digit lower-case hex.
+    pub vendorid: Option<String>,
+    /// `productid`: matched against 4-digit lower-case hex.
+    pub productid: Option<String>,
+    /// `vendor`: the iManufacturer string.
+    pub vendor: Option<String>,
+    /// `product`: the iProduct string.
+    pub product: Option<String>,
+    /// `serial`: the iSerialNumber string.
+    pub serial: Option<String>,
+    /// `bus`: the bus number, 3-digit decimal.
+    pub bus: Option<String>,
+    /// `device`: the device address on its bus, 3-digit decimal.
+    pub device: Option<String>,
+}
+
+impl UsbMatch {
+    /// The option names, in the order NUT lists them.
+    pub const OPTIONS: [&'static str; 7] = ["vendorid", "productid", "vendor", "product", "serial", "bus", "device"];
+
+    /// Set option `name` (one of [`UsbMatch::OPTIONS`]); `false` for any other name.
+    pub fn set(&mut self, name: &str, pattern: &str) -> bool {
+        let slot = match name {
+            "vendorid" => &mut self.vendorid,
+            "productid" => &mut self.productid,
+            "vendor" => &mut self.vendor,
+            "product" => &mut self.product,
+            "serial" => &mut self.serial,
+            "bus" => &mut self.bus,
+            "device" => &mut self.device,
+            _ => return false,
+        };
+        *slot = Some(pattern.to_string());
+        true
+    }
+
+    /// The options that are set, as (name, pattern).
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let values =
+            [&self.vendorid, &self.productid, &self.vendor, &self.product, &self.serial, &self.bus, &self.device];
+        Self::OPTIONS.into_iter().zip(values).filter_map(|(name, v)| v.as_deref().map(|v| (name, v)))
+    }
+
+    /// For messages: `auto (vendorid=051d, serial=X)`, or `auto (any)`.
+    pub fn describe(&self) -> String {
+        let set: Vec<String> = self.iter().map(|(name, v)| format!("{name}={v}")).collect();
+        if set.is_empty() { "auto (any)".into() } else { format!("auto ({})", set.join(", ")) }
+    }
+}
+
+/// Where a device's USB HID device comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UsbHidSource {
+    /// The first device on the machine's USB buses that matches (`port = auto`).
+    Match(UsbMatch),
+    /// A capture file replayed as a device (`port = replay:PATH`).
+    Replay(PathBuf),
+}
+
+/// The USB HID device a device may use: only the one its options select.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsbHidGrant {
+    /// The port as written in the device's configuration, for messages.
+    pub name: String,
+    /// How the host finds it.
+    pub source: UsbHidSource,
+}
 
 /// The capabilities granted to one device beyond the always-granted `log` and `clock`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -66,6 +138,8 @@ pub struct Grants {
     pub serial: Option<SerialGrant>,
     /// The device a virtual device reads (and maybe commands); none means not granted.
     pub upstream: Option<UpstreamGrant>,
+    /// The USB HID device the device may use (the `usb-hid` capability); none means not granted.
+    pub usb_hid: Option<UsbHidGrant>,
 }
 
 impl Grants {
@@ -99,6 +173,12 @@ impl Grants {
         self
     }
 
+    /// Grant the USB HID device `source` selects, `name` as written in the config.
+    pub fn with_usb_hid(mut self, name: impl Into<String>, source: UsbHidSource) -> Self {
+        self.usb_hid = Some(UsbHidGrant { name: name.into(), source });
+        self
+    }
+
     /// Names of the granted capabilities, for messages.
     pub fn capability_names(&self) -> Vec<&'static str> {
         let mut names = vec!["log", "clock"];
@@ -114,6 +194,9 @@ impl Grants {
                 names.push("upstream-control");
             }
         }
+        if self.usb_hid.is_some() {
+            names.push("usb-hid");
+        }
         names
     }
 
@@ -124,6 +207,7 @@ impl Grants {
             "serial" => Some(self.serial.is_some()),
             "upstream" => Some(self.upstream.is_some()),
             "upstream-control" => Some(self.upstream.as_ref().is_some_and(|u| u.control)),
+            "usb-hid" => Some(self.usb_hid.is_some()),
             _ => None,
         }
     }
@@ -305,10 +389,28 @@ mod tests {
     }
 
     #[test]
+    fn usb_hid_needs_a_grant() {
+        let err = check_imports(["hazel:plugin/usb-hid@0.1.2"], &Grants::none()).unwrap_err();
+        assert!(matches!(&err, ImportError::NotGranted { capability, .. } if capability == "usb-hid"), "{err}");
+        let g = Grants::none().with_usb_hid("auto", UsbHidSource::Match(UsbMatch::default()));
+        assert_eq!(g.capability_names(), ["log", "clock", "usb-hid"]);
+        assert_eq!(check_imports(["hazel:plugin/usb-hid@0.1.2"], &g), Ok(()));
+        assert!(check_imports(["hazel:plugin/serial@0.1.2"], &g).is_err());
+    }
+
+    #[test]
+    fn usb_match_lists_the_options_set() {
+        let mut m = UsbMatch::default();
+        assert_eq!(m.describe(), "auto (any)");
+        assert!(m.set("vendorid", "051d") && m.set("serial", "AB.*") && !m.set("port", "auto"));
+        assert_eq!(m.describe(), "auto (vendorid=051d, serial=AB.*)");
+    }
+
+    #[test]
     fn future_or_incompatible_versions_are_unsupported() {
         // A capability from a later 0.1.y this host does not know.
         assert!(matches!(
-            check_imports(["hazel:plugin/usb-hid@0.1.2"], &Grants::none()),
+            check_imports(["hazel:plugin/snmp@0.1.3"], &Grants::none()),
             Err(ImportError::Unsupported { .. })
         ));
         // 0.1.9 of a known interface is semver-compatible; 0.2.0 is not.

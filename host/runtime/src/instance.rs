@@ -131,6 +131,12 @@ impl DeviceInstance {
         Ok(DeviceInstance { store, bindings, limits, poisoned: false })
     }
 
+    /// Resolves when the device's interrupt pipe delivered a report between
+    /// calls (only USB HID devices have one), so `update` can run at once.
+    pub fn interrupt_waiter(&self) -> Option<crate::capability::usb_hid::InterruptWaiter> {
+        self.store.data().usb_hid.interrupt_waiter()
+    }
+
     /// `describe()`.
     pub async fn describe(&mut self) -> Result<Description, CallError> {
         guarded!(self, self.limits.call_timeout, |driver, store| driver.call_describe(store))

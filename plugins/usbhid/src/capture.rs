@@ -8,7 +8,11 @@
 //!
 //! Line kinds: `# key: value` headers (`vendorid`, `productid`, `product`,
 //! `note`, …), `descriptor: <hex bytes>`, `get RR: RR xx …`,
-//! `var name: value`, `path <path> <type> <0xRR> <offset> <size> <value>`.
+//! `var name: value`, `path <path> <type> <0xRR> <offset> <size> <value>`,
+//! and, for replays only (no capture file has them), `interrupt RR: RR xx …`:
+//! a report the interrupt pipe delivers. [`parse_update`] reads a fragment
+//! of `get` and `interrupt` lines without a descriptor, which the host's
+//! replay backend uses to change a replayed device while it runs.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -49,6 +53,8 @@ pub struct Capture {
     pub vars: Vec<(String, String)>,
     /// `path` lines in file order.
     pub paths: Vec<PathLine>,
+    /// `interrupt` lines in file order: reports the interrupt pipe delivers (id first).
+    pub interrupts: Vec<Vec<u8>>,
 }
 
 impl Capture {
@@ -60,6 +66,56 @@ impl Capture {
     /// The value of a NUT variable line.
     pub fn var(&self, name: &str) -> Option<&str> {
         self.vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+impl Capture {
+    /// The names NUT used for this capture's path lines: the `explore`
+    /// subdriver (standard pages only) when the log says so, else the vendor's.
+    pub fn path_names(&self) -> crate::usage_names::UsageNames {
+        if self.notes.iter().any(|n| n.contains("-x explore")) {
+            return crate::usage_names::STANDARD;
+        }
+        self.vendor_id.and_then(crate::mapping::subdriver_for).map(|s| s.names).unwrap_or(crate::usage_names::STANDARD)
+    }
+
+    /// The feature reports a replay answers with: every `get` read (the
+    /// last of each id), plus the reports the capture lacks but whose Feature
+    /// fields NUT printed on `path` lines, rebuilt by writing those values
+    /// into a zeroed report (the inverse of decoding). Returns the reports
+    /// and how many were rebuilt.
+    pub fn replay_reports(&self) -> (alloc::collections::BTreeMap<u8, Vec<u8>>, usize) {
+        use crate::descriptor::{self, ReportKind};
+        use crate::report;
+        let mut reports: alloc::collections::BTreeMap<u8, Vec<u8>> = self.reads.iter().cloned().collect();
+        let Ok(d) = descriptor::parse(&self.descriptor) else { return (reports, 0) };
+        let names = self.path_names();
+        let mut rebuilt = 0;
+        for p in self.paths.iter().filter(|p| p.kind == "Feature" && self.read_of(p.report_id).is_none()) {
+            let Some(f) = d.fields.iter().find(|f| {
+                f.kind == ReportKind::Feature
+                    && f.report_id == p.report_id
+                    && f.offset == p.offset
+                    && f.size == p.size
+                    && names.path_string(&f.path) == p.path
+            }) else {
+                continue;
+            };
+            let (Some(len), Ok(value)) = (d.report_len(p.report_id, ReportKind::Feature), p.value.parse::<f64>())
+            else {
+                continue;
+            };
+            let buf = reports.entry(p.report_id).or_insert_with(|| {
+                rebuilt += 1;
+                let mut b = alloc::vec![0u8; len];
+                if d.uses_report_ids {
+                    b[0] = p.report_id;
+                }
+                b
+            });
+            report::write(report::payload_mut(buf, d.uses_report_ids), f, value);
+        }
+        (reports, rebuilt)
     }
 }
 
@@ -82,6 +138,26 @@ fn hex_u16(s: &str) -> Option<u16> {
 
 /// Parse a capture file's text.
 pub fn parse(text: &str) -> Result<Capture, CaptureError> {
+    let c = parse_update(text)?;
+    if c.descriptor.is_empty() {
+        return Err(CaptureError { line: 0, reason: "no descriptor line" });
+    }
+    Ok(c)
+}
+
+fn report_line(rest: &str, err: impl Fn(&'static str) -> CaptureError) -> Result<(u8, Vec<u8>), CaptureError> {
+    let (id, bytes) = rest.split_once(':').ok_or(err("report line without ':'"))?;
+    let id = u8::from_str_radix(id.trim(), 16).map_err(|_| err("bad report id"))?;
+    let bytes = hex_bytes(bytes).ok_or(err("bad report hex"))?;
+    if bytes.first() != Some(&id) {
+        return Err(err("report bytes do not start with the report id"));
+    }
+    Ok((id, bytes))
+}
+
+/// Parse text in the capture format that need not hold a descriptor: the
+/// `get`/`interrupt` lines a replayed device is updated with.
+pub fn parse_update(text: &str) -> Result<Capture, CaptureError> {
     let mut c = Capture::default();
     for (i, line) in text.lines().enumerate() {
         let err = |reason| CaptureError { line: i + 1, reason };
@@ -101,13 +177,9 @@ pub fn parse(text: &str) -> Result<Capture, CaptureError> {
         } else if let Some(hex) = line.strip_prefix("descriptor:") {
             c.descriptor = hex_bytes(hex).ok_or(err("bad descriptor hex"))?;
         } else if let Some(rest) = line.strip_prefix("get ") {
-            let (id, bytes) = rest.split_once(':').ok_or(err("get line without ':'"))?;
-            let id = u8::from_str_radix(id.trim(), 16).map_err(|_| err("bad report id"))?;
-            let bytes = hex_bytes(bytes).ok_or(err("bad report hex"))?;
-            if bytes.first() != Some(&id) {
-                return Err(err("report bytes do not start with the report id"));
-            }
-            c.reads.push((id, bytes));
+            c.reads.push(report_line(rest, err)?);
+        } else if let Some(rest) = line.strip_prefix("interrupt ") {
+            c.interrupts.push(report_line(rest, err)?.1);
         } else if let Some(rest) = line.strip_prefix("var ") {
             let (name, value) = rest.split_once(':').ok_or(err("var line without ':'"))?;
             // upsc prints "name: value"; keep the value after that one space.
@@ -133,9 +205,6 @@ pub fn parse(text: &str) -> Result<Capture, CaptureError> {
         } else if !line.trim().is_empty() {
             return Err(err("unknown line"));
         }
-    }
-    if c.descriptor.is_empty() {
-        return Err(CaptureError { line: 0, reason: "no descriptor line" });
     }
     Ok(c)
 }
@@ -165,5 +234,12 @@ mod tests {
         assert_eq!(parse("descriptor: 05\nget 0c: 0d 64\n").unwrap_err().line, 2);
         assert_eq!(parse("descriptor: zz\n").unwrap_err().reason, "bad descriptor hex");
         assert_eq!(parse("# only a comment\n").unwrap_err().reason, "no descriptor line");
+    }
+
+    #[test]
+    fn updates_need_no_descriptor_and_carry_interrupts() {
+        let u = parse_update("get 0c: 0c 32\ninterrupt 16: 16 00 01\n").unwrap();
+        assert_eq!((u.reads.len(), u.interrupts.as_slice()), (1, &[alloc::vec![0x16, 0x00, 0x01]][..]));
+        assert_eq!(parse_update("interrupt 16: 17 00\n").unwrap_err().line, 1);
     }
 }

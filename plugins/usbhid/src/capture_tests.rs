@@ -16,7 +16,7 @@ use crate::device::{DeviceError, HidDevice, UsbIdentity};
 use crate::mapping;
 use crate::report;
 use crate::session::{Session, Settings};
-use crate::usage_names::{self, UsageNames};
+use crate::usage_names::UsageNames;
 
 fn capture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/hid")
@@ -100,13 +100,8 @@ impl HidDevice for ReplayDevice {
     }
 }
 
-/// The names NUT used for a capture's path lines: the `explore` subdriver
-/// (standard pages only) when the log says so, else the vendor's subdriver.
 fn names_for(c: &Capture) -> UsageNames {
-    if c.notes.iter().any(|n| n.contains("-x explore")) {
-        return usage_names::STANDARD;
-    }
-    mapping::subdriver_for(c.vendor_id.unwrap()).map(|s| s.names).unwrap_or(usage_names::STANDARD)
+    c.path_names()
 }
 
 fn kind_of(name: &str) -> ReportKind {
@@ -117,32 +112,11 @@ fn kind_of(name: &str) -> ReportKind {
     }
 }
 
-/// Reports the capture lacks, rebuilt by writing NUT's printed values of
-/// their Feature fields into a zeroed report (the inverse of decoding).
+/// Reports the capture lacks, rebuilt from NUT's printed values (see
+/// [`Capture::replay_reports`]), put into the replayed device.
 fn rebuild_missing_reports(c: &Capture, dev: &mut ReplayDevice) -> usize {
-    let d = descriptor::parse(&c.descriptor).unwrap();
-    let names = names_for(c);
-    let mut rebuilt = 0;
-    for p in c.paths.iter().filter(|p| p.kind == "Feature" && c.read_of(p.report_id).is_none()) {
-        let Some(f) = d.fields.iter().find(|f| {
-            f.kind == ReportKind::Feature
-                && f.report_id == p.report_id
-                && f.offset == p.offset
-                && f.size == p.size
-                && names.path_string(&f.path) == p.path
-        }) else {
-            continue;
-        };
-        let len = d.report_len(p.report_id, ReportKind::Feature).unwrap();
-        let buf = dev.reports.entry(p.report_id).or_insert_with(|| {
-            rebuilt += 1;
-            let mut b = alloc::vec![0u8; len];
-            b[0] = p.report_id;
-            b
-        });
-        let value: f64 = p.value.parse().unwrap();
-        assert!(report::write(report::payload_mut(buf, d.uses_report_ids), f, value));
-    }
+    let (reports, rebuilt) = c.replay_reports();
+    dev.reports = reports;
     rebuilt
 }
 

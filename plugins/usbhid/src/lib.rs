@@ -15,12 +15,13 @@
 //! - [`session`] polls a device through a table and publishes variables;
 //! - [`commands`] turns instant commands and variable writes into reports,
 //!   including the kill-power chain;
+//! - [`driver`] is the driver as the host calls it (`init`, `update` with
+//!   `pollfreq` full walks and interrupts drained first, commands, kill-power);
 //! - `capture` (feature `capture`, and in tests) reads the capture files of
-//!   `shared/data/hid` and replays them as a device.
+//!   `shared/data/hid`; the host's recorded-device backend uses it too.
 //!
-//! The driver export (the `wit-bindgen` glue implementing `hazel:plugin`'s
-//! `driver` interface) comes with the host's `usb-hid` capability; until then
-//! this crate is a library.
+//! On wasm32, `bindings` (the `wit-bindgen` glue for world `usb-hid-plugin`)
+//! exports the driver over the host's `usb-hid` capability: `usbhid.wasm`.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 #![deny(missing_docs)]
 
@@ -31,6 +32,7 @@ pub mod capture;
 pub mod commands;
 pub mod descriptor;
 pub mod device;
+pub mod driver;
 pub mod mapping;
 pub mod report;
 pub mod session;
@@ -41,6 +43,9 @@ pub mod usage_names;
 mod capture_tests;
 #[cfg(test)]
 mod fuzz_tests;
+
+#[cfg(target_arch = "wasm32")]
+mod bindings;
 
 // The wasm build needs the runtime's allocator and panic handler linked in.
 #[cfg(target_arch = "wasm32")]

@@ -640,6 +640,11 @@ pub fn subdriver_for(vendor_id: u16) -> Option<&'static Subdriver> {
     SUBDRIVERS.iter().find(|s| s.vendor_ids.contains(&vendor_id))
 }
 
+/// Every USB vendor id some subdriver claims, in claim order (for `describe`).
+pub fn supported_usb_ids() -> impl Iterator<Item = u16> {
+    SUBDRIVERS.iter().flat_map(|s| s.vendor_ids.iter().copied())
+}
+
 /// The subdriver with this name (NUT's `subdriver=` option), case-insensitive
 /// prefix match.
 pub fn subdriver_named(name: &str) -> Option<&'static Subdriver> {

@@ -165,6 +165,40 @@ impl Session {
         self.flags
     }
 
+    /// The `ups.status` tokens as last derived.
+    pub fn status_tokens(&self) -> Vec<&'static str> {
+        let charge = self.vars.get("battery.charge").and_then(|c| c.parse::<f64>().ok());
+        status::status_tokens(self.flags, charge, self.settings.online_discharge)
+    }
+
+    /// The active alarm texts (`ups.alarm`), in NUT's order.
+    pub fn alarms(&self) -> Vec<&'static str> {
+        status::alarms(self.flags)
+    }
+
+    /// The writable variables this device publishes, each with its accepted
+    /// values when the row enumerates them (NUT's `ENUM` rows).
+    pub fn writable_variables(&self) -> Vec<(&'static str, Vec<&'static str>)> {
+        let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+        for a in &self.rows {
+            let row = a.row;
+            if row.flags & mapping::RW == 0
+                || !self.vars.contains_key(row.name)
+                || out.iter().any(|(n, _)| *n == row.name)
+            {
+                continue;
+            }
+            let values = match row.action {
+                Action::Var(Convert::Lookup(table)) if row.flags & mapping::ENUM != 0 => {
+                    table.iter().map(|(_, text)| *text).collect()
+                }
+                _ => Vec::new(),
+            };
+            out.push((row.name, values));
+        }
+        out
+    }
+
     /// Is `name` a writable variable of this device?
     pub fn is_writable(&self, name: &str) -> bool {
         self.rows.iter().any(|a| a.row.name == name && a.row.flags & mapping::RW != 0)
@@ -340,8 +374,7 @@ impl Session {
     }
 
     fn rebuild_status(&mut self) {
-        let charge = self.vars.get("battery.charge").and_then(|c| c.parse::<f64>().ok());
-        let tokens = status::status_tokens(self.flags, charge, self.settings.online_discharge);
+        let tokens = self.status_tokens();
         self.vars.insert("ups.status".into(), status::join(&tokens));
         let alarms = status::alarms(self.flags);
         if alarms.is_empty() {

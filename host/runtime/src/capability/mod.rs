@@ -4,7 +4,7 @@
 //! given, in the manner of Spin's factors: the log knows its device's name,
 //! the file capability knows the paths that device may read, the serial
 //! capability the one port it may use, the upstream capability the one device
-//! a virtual device mirrors, and so on.
+//! a virtual device mirrors, the usb-hid capability the one matched device.
 //! [`DeviceContext`] bundles them as the data of one plugin instance's store.
 
 pub mod clock;
@@ -12,6 +12,7 @@ pub mod file;
 pub mod log;
 pub mod serial;
 pub mod upstream;
+pub mod usb_hid;
 
 use std::sync::Arc;
 
@@ -31,6 +32,8 @@ pub struct DeviceContext {
     pub serial: serial::SerialCapability,
     /// The `upstream` and `upstream-control` capabilities (nothing unless the device is virtual).
     pub upstream: upstream::UpstreamCapability,
+    /// The `usb-hid` capability (grants nothing when the device names no USB HID device).
+    pub usb_hid: usb_hid::UsbHidCapability,
     /// The memory cap.
     pub memory: MemoryCap,
     /// The deadline of the call in progress.
@@ -46,6 +49,7 @@ impl DeviceContext {
             file: file::FileCapability::new(grants.files.clone()),
             serial: serial::SerialCapability::new(device, grants.serial.as_ref(), Arc::new(serial::SystemPorts)),
             upstream: upstream::UpstreamCapability::new(grants.upstream.clone()),
+            usb_hid: usb_hid::UsbHidCapability::new(device, grants.usb_hid.as_ref()),
             memory: MemoryCap::new(memory_bytes),
             deadline: CallDeadline::default(),
         }
@@ -67,6 +71,10 @@ pub fn add_to_linker(linker: &mut wasmtime::component::Linker<DeviceContext>) ->
     wit::upstream::add_to_linker::<DeviceContext, HasSelf<upstream::UpstreamCapability>>(linker, |c| &mut c.upstream)?;
     wit::upstream_control::add_to_linker::<DeviceContext, upstream::UpstreamControlAccess>(linker, |c| {
         upstream::UpstreamControlHost { upstream: &c.upstream, deadline: &c.deadline }
+    })?;
+    wit::usb_hid::add_to_linker::<DeviceContext, usb_hid::UsbHidAccess>(linker, |c| usb_hid::UsbHidHost {
+        device: &mut c.usb_hid,
+        deadline: &c.deadline,
     })?;
     wit::types::add_to_linker::<DeviceContext, HasSelf<log::LogCapability>>(linker, |c| &mut c.log)?;
     Ok(())
