@@ -20,10 +20,21 @@ impl Name {
         &self.0
     }
 
+    /// `strcasecmp` order: bytes compared after ASCII lowercasing, a prefix
+    /// first. A plain indexed loop: the iterator-chain form (`Iterator::cmp`
+    /// over two `map`s) cost ~100 instructions per comparison, and a lookup
+    /// makes several comparisons (bench/README.md, "CPU cost per request").
     fn cmp_str(a: &str, b: &str) -> Ordering {
-        let a = a.bytes().map(|c| c.to_ascii_lowercase());
-        let b = b.bytes().map(|c| c.to_ascii_lowercase());
-        a.cmp(b)
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        for (x, y) in a.iter().zip(b) {
+            if x != y {
+                let (x, y) = (x.to_ascii_lowercase(), y.to_ascii_lowercase());
+                if x != y {
+                    return x.cmp(&y);
+                }
+            }
+        }
+        a.len().cmp(&b.len())
     }
 }
 
@@ -111,5 +122,31 @@ mod tests {
         assert_eq!(m.get(NameRef::new("UPS.STATUS")), Some(&1));
         let order: Vec<_> = m.keys().map(|k| k.as_str()).collect();
         assert_eq!(order, ["Battery.Charge", "battery.charge.low", "ups.status"]);
+    }
+
+    /// The reference order: the lowercased byte strings compared as a whole.
+    fn reference(a: &str, b: &str) -> Ordering {
+        a.to_ascii_lowercase().as_bytes().cmp(b.to_ascii_lowercase().as_bytes())
+    }
+
+    #[test]
+    fn comparison_matches_lowercased_byte_order() {
+        // Letters either side of the case gap ('[' .. '`' sort between the
+        // upper- and lowercase letters), prefixes, and non-ASCII bytes.
+        let alphabet = ["a", "A", "z", "Z", "_", "[", ".", "é", ""];
+        let mut words = Vec::new();
+        for x in alphabet {
+            for y in alphabet {
+                for z in alphabet {
+                    words.push(format!("{x}{y}{z}"));
+                }
+            }
+        }
+        for a in &words {
+            for b in &words {
+                assert_eq!(Name::cmp_str(a, b), reference(a, b), "{a:?} vs {b:?}");
+                assert_eq!(Name::new(a.as_str()) == Name::new(b.as_str()), reference(a, b).is_eq());
+            }
+        }
     }
 }
