@@ -131,12 +131,47 @@ impl Tokenizer {
     /// were consumed and the completed line, if any; call again with the
     /// remaining bytes. When no line completes, all bytes are consumed.
     pub fn push(&mut self, bytes: &[u8]) -> (usize, Option<Result<Line<'_>, ParseError>>) {
-        for (index, &byte) in bytes.iter().enumerate() {
+        let mut index = 0;
+        while let Some(&byte) = bytes.get(index) {
+            // Fast path: a run of plain word bytes between tokens or inside
+            // a bare token is appended at once; what it does byte by byte is
+            // exactly what `step` would do (`fast_path_agrees_with_byte_steps`).
+            if is_plain(byte) && (self.line_done || matches!(self.state, State::WordStart | State::Word)) {
+                let run = bytes.get(index..).unwrap_or(&[]);
+                let plain = run.iter().position(|&b| !is_plain(b)).unwrap_or(run.len());
+                self.add_plain(run.get(..plain).unwrap_or(&[]));
+                index += plain;
+                continue;
+            }
+            index += 1;
             if let Some(outcome) = self.step(byte) {
-                return (index + 1, Some(self.report(outcome)));
+                return (index, Some(self.report(outcome)));
             }
         }
         (bytes.len(), None)
+    }
+
+    /// Appends plain word bytes (see [`is_plain`]) as `step` would one by
+    /// one from `WordStart` or `Word`: they start or continue a bare token,
+    /// up to the length limit.
+    fn add_plain(&mut self, run: &[u8]) {
+        self.begin_line_if_done();
+        let room = MAX_TOKEN_LEN.saturating_sub(self.word_len());
+        let kept = run.get(..run.len().min(room)).unwrap_or(&[]);
+        // Plain bytes are printable ASCII, hence valid UTF-8.
+        self.text.push_str(std::str::from_utf8(kept).unwrap_or(""));
+        self.state = State::Word;
+    }
+
+    /// Starts a new logical line if the previous byte completed one.
+    fn begin_line_if_done(&mut self) {
+        if self.line_done {
+            self.line_done = false;
+            self.state = State::WordStart;
+            self.text.clear();
+            self.count = 0;
+            self.line_start = self.physical_line;
+        }
     }
 
     /// Ends the input: returns the pending logical line if it has any token
@@ -184,13 +219,7 @@ impl Tokenizer {
 
     /// Runs the state machine on one byte.
     fn step(&mut self, byte: u8) -> Option<Outcome> {
-        if self.line_done {
-            self.line_done = false;
-            self.state = State::WordStart;
-            self.text.clear();
-            self.count = 0;
-            self.line_start = self.physical_line;
-        }
+        self.begin_line_if_done();
         let mut ended = false;
         self.state = match self.state {
             State::WordStart => self.word_start(byte, &mut ended),
@@ -315,6 +344,13 @@ impl Tokenizer {
             }
         }
     }
+}
+
+/// Bytes that every state of a bare token (or the gap before one) simply
+/// keeps: printable ASCII other than space and the grammar's `"`, `\\`, `#`
+/// and `=`.
+fn is_plain(byte: u8) -> bool {
+    matches!(byte, 0x21..=0x7e) && !matches!(byte, b'"' | b'\\' | b'#' | b'=')
 }
 
 /// C `isspace` in the "C" locale.
@@ -682,6 +718,41 @@ mod tests {
         assert_eq!(by_bytes(input), whole);
         assert_eq!(by_chunks(input, &[3, 1, 7, 2]), whole);
         assert_eq!(whole.len(), 8);
+    }
+
+    /// Random input drawn mostly from the bytes the grammar cares about, so
+    /// runs of plain bytes meet every state and the token limits.
+    fn grammar_bytes(rng: &mut XorShift, len: usize) -> Vec<u8> {
+        const SPECIAL: &[u8] = b" \t\r\n\"\\#=\x0b\x0c\x7f\x00\xff";
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            let pick = rng.next();
+            let (kind, value) = (pick & 0xff, ((pick >> 8) & 0xff) as u8);
+            match kind % 8 {
+                0..=3 => out.push(b'a' + value % 26),
+                4 => out.push(SPECIAL.get(usize::from(value) % SPECIAL.len()).copied().unwrap_or(b' ')),
+                5 => out.extend(std::iter::repeat_n(b'x', usize::from(value) * 3)),
+                6 => out.extend_from_slice(b"GET VAR ups1 ups.status\n"),
+                _ => out.push(value),
+            }
+        }
+        out
+    }
+
+    /// The tokenizer fed through `push` (whose fast path appends runs of
+    /// plain bytes) and fed byte by byte through `feed` (the general state
+    /// machine only) agree on every line, token and error, whatever the
+    /// input and however it is split.
+    #[test]
+    fn fast_path_agrees_with_byte_steps() {
+        let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+        for iteration in 0..3000 {
+            let len = 1 + iteration % 1500;
+            let input = if iteration % 3 == 0 { rng.bytes(len) } else { grammar_bytes(&mut rng, len) };
+            let general = by_bytes(&input);
+            assert_eq!(by_chunks(&input, &[input.len()]), general, "{input:?}");
+            assert_eq!(by_chunks(&input, &[1 + iteration % 7, 13, 2]), general, "{input:?}");
+        }
     }
 
     #[test]
