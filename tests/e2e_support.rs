@@ -508,12 +508,12 @@ impl PowerState {
 /// The power of a UPS under test: the tests make mains fail and batteries run
 /// low through this, whatever device stands behind it.
 ///
-/// Today it is a `dummy-ups` device file ([`DevFilePower`]), read by Hazel's
-/// `dummy` plugin and by NUT's `dummy-ups`. NOTE: once the Megatec plugin and
-/// the host's serial capability are merged (branch `serial`), a `hazel-sim`
-/// implementation (a simulated Q1 UPS whose mains and battery the test sets)
-/// is to replace it in `tests/monitor.rs`, so the same scenarios run through a
-/// real driver and serial port.
+/// Two stand behind it: a `dummy-ups` device file ([`DevFilePower`]), read by
+/// Hazel's `dummy` plugin and by NUT's `dummy-ups`, and a simulated Megatec UPS
+/// ([`SimulatorPower`], `hazel-sim`) read by `nutdrv_qx` (Hazel's `megatec`
+/// plugin) through a serial port, whose battery really drains. Most of
+/// `tests/monitor.rs` still runs on device files (they also serve NUT's own
+/// `dummy-ups`); its end-to-end shutdown order runs on the simulator.
 pub trait PowerSource {
     /// Puts the UPS in `state`; the driver notices at its next poll.
     fn set(&self, state: PowerState);
@@ -551,6 +551,76 @@ impl PowerSource for DevFilePower {
         let stamp = std::time::SystemTime::now() + Duration::from_secs(writes);
         std::fs::File::options().write(true).open(&scratch).and_then(|file| file.set_modified(stamp)).unwrap();
         std::fs::rename(&scratch, &self.path).unwrap();
+    }
+}
+
+/// A simulated Megatec UPS (`hazel-sim`) as a [`PowerSource`], at full load
+/// with a battery that lasts 10 simulated minutes, simulated time running 60
+/// times faster than real time. Time stands still except while the battery
+/// is being run down: [`PowerState::OnBattery`] fails the mains with the
+/// battery full; [`PowerState::LowBattery`] fails the mains and lets the
+/// battery drain (seconds of real time) until the simulated UPS itself
+/// reports it low, then stops time again, so the UPS stays at `OB LB` while
+/// the monitors act, never running flat. Stopped on drop.
+pub struct SimulatorPower {
+    sim: hazel_sim::RunningSimulator,
+}
+
+impl SimulatorPower {
+    /// Simulated seconds per real second.
+    pub const TIME_SCALE: f64 = 60.0;
+
+    /// A simulator on mains with a full battery, its pty reached through
+    /// `link` if given (kept out of `/dev`, as a tty name would be).
+    pub fn spawn(link: Option<&Path>) -> SimulatorPower {
+        let model = hazel_sim::ModelConfig { load_percent: 100, ..hazel_sim::ModelConfig::default() };
+        let config = hazel_sim::SimulatorConfig {
+            model,
+            time_scale: SimulatorPower::TIME_SCALE,
+            link: link.map(Path::to_path_buf),
+            ..hazel_sim::SimulatorConfig::default()
+        };
+        let sim = hazel_sim::Simulator::spawn(config).unwrap_or_else(|e| panic!("simulator ({link:?}): {e}"));
+        sim.set_frozen(true);
+        SimulatorPower { sim }
+    }
+
+    /// The port a driver opens: the link, or else the pty itself.
+    pub fn port(&self) -> &Path {
+        self.sim.link_path().unwrap_or_else(|| self.sim.pty_path())
+    }
+
+    /// The simulator (its command log, its state).
+    pub fn simulator(&self) -> &hazel_sim::RunningSimulator {
+        &self.sim
+    }
+
+    /// A `ups.conf` section running `nutdrv_qx` (Hazel's `megatec` plugin) on
+    /// [`SimulatorPower::port`], polled every second (every poll a full
+    /// update), with `options` lines added (e.g. `"offdelay = 60\n"`).
+    pub fn ups_conf_section(&self, name: &str, options: &str) -> String {
+        let port = self.port().display().to_string();
+        let options = format!("pollinterval = 1\npollfreq = 1\n{options}");
+        NutDevice { name, driver: "nutdrv_qx", port: &port, options: &options }.section()
+    }
+}
+
+impl PowerSource for SimulatorPower {
+    fn set(&self, state: PowerState) {
+        match state {
+            PowerState::Online => self.sim.set_mains(true),
+            PowerState::OnBattery => self.sim.set_mains(false),
+            PowerState::LowBattery => {
+                self.sim.set_mains(false);
+                self.sim.set_frozen(false);
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while !self.sim.state().battery_low {
+                    assert!(Instant::now() < deadline, "the simulated battery never ran low: {:?}", self.sim.state());
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                self.sim.set_frozen(true);
+            }
+        }
     }
 }
 

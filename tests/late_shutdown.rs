@@ -4,7 +4,9 @@
 //! (with its shared libraries), the staged /run, /proc and /dev: no config
 //! dir, no plugin dir. The simulator must receive the shutdown with the
 //! configured delays, and nothing at all when the intent is of another boot
-//! or a plugin's digest differs.
+//! or a plugin's digest differs. One test stages the bundle itself; another
+//! has `hazel monitor` (primary, on `hazel serve`) stage it when the
+//! simulator's battery runs low, before its SHUTDOWNCMD.
 //!
 //! Needs `target/debug/hazel-initrd` (`cargo build -p hazel-initrd`), the
 //! built plugins, root and `unshare`; without `unshare --mount` permission it
@@ -14,6 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use std::os::unix::fs::PermissionsExt;
+
+use hazel_e2e::test_upsmon_conf;
+use hazel_e2e::{
+    E2E_USERS, EventLog, HazelMonitor, HazelServe, NutSession, PowerSource, PowerState, SimulatorPower, eventually,
+};
 use hazel_killpower::{DeviceGrant, KillMode, Manifest, PluginFile, PluginRef, ReturnsWhileOnMains, Setting, UpsEntry};
 use hazel_sim::{RunningSimulator, Simulator, SimulatorConfig};
 
@@ -107,16 +115,25 @@ fn can_unshare() -> bool {
 /// new mount namespace, chrooted into a tmpfs holding the binary and its
 /// libraries. Falls back to a plain process where namespaces are not allowed.
 fn run_initrd(staged: &Staged) -> Output {
+    run_initrd_on(staged._tmp.path(), &staged.run_dir, false)
+}
+
+/// [`run_initrd`] on the /run in `run_dir` (its bundle in `hazel/killpower`,
+/// the flag at `killpower`), the late root built under `scratch`. With
+/// `flag_option`, the flag is named on the command line (`--flag
+/// /run/killpower`), as when the manifest's POWERDOWNFLAG is a path of the
+/// running system the late host does not see.
+fn run_initrd_on(scratch: &Path, run_dir: &Path, flag_option: bool) -> Output {
     let binary = initrd_binary();
     if !can_unshare() {
         eprintln!("unshare --mount is not permitted here: running hazel-initrd as a plain process on the bundle");
-        let bundle = staged.bundle_dir();
-        let flag = staged.run_dir.join("killpower");
+        let bundle = run_dir.join("hazel/killpower");
+        let flag = run_dir.join("killpower");
         let mut command = Command::new(&binary);
         command.arg("--bundle").arg(&bundle).arg("--flag").arg(&flag).arg("none");
         return command.output().expect("running hazel-initrd");
     }
-    let root = staged._tmp.path().join("root");
+    let root = scratch.join("root");
     std::fs::create_dir_all(&root).unwrap();
     let mut script = String::from("set -e\nmount -t tmpfs -o mode=0755 root \"$ROOT\"\n");
     script.push_str("mkdir -p \"$ROOT/run\" \"$ROOT/dev\" \"$ROOT/proc\" \"$ROOT/sbin\"\n");
@@ -128,11 +145,12 @@ fn run_initrd(staged: &Staged) -> Output {
     }
     // Read-only everything but /run, as after systemd-shutdown's remount.
     script.push_str("mount -o remount,ro,bind \"$ROOT\"\n");
-    script.push_str(&format!("exec chroot \"$ROOT\" /sbin/hazel-initrd --bundle {BUNDLE_IN_ROOT} none\n"));
+    let flag = if flag_option { format!(" --flag {FLAG_IN_ROOT}") } else { String::new() };
+    script.push_str(&format!("exec chroot \"$ROOT\" /sbin/hazel-initrd --bundle {BUNDLE_IN_ROOT}{flag} none\n"));
     Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c", &script])
         .env("ROOT", &root)
-        .env("RUN", &staged.run_dir)
+        .env("RUN", run_dir)
         .env("BIN", &binary)
         .output()
         .expect("running unshare")
@@ -159,6 +177,85 @@ fn hazel_initrd_sends_the_shutdown_with_the_configured_delays() {
     assert_eq!(commands.last().map(String::as_str), Some(SHUTDOWN_RETURN), "{commands:?}");
     assert!(c < commands.len() - 1, "{commands:?}");
     staged.sim.stop().unwrap();
+}
+
+/// The late-shutdown issue's first must-show: `hazel serve` and `hazel
+/// monitor` (primary) on the Megatec simulator; the mains fail and the
+/// battery runs low; the monitor stages the bundle before its SHUTDOWNCMD
+/// runs; then `hazel-initrd`, with nothing but that bundle, switches the
+/// simulated UPS off with the delays of ups.conf.
+#[test]
+fn the_monitor_stages_the_bundle_before_shutdowncmd_and_hazel_initrd_kills_the_power() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The running system's /run, as the late host will see it: the bundle and the flag.
+    let run_dir = tmp.path().join("run");
+    let bundle_dir = run_dir.join("hazel/killpower");
+    let flag = run_dir.join("killpower");
+    let intent = bundle_dir.join(hazel_killpower::INTENT_FILE);
+    std::fs::create_dir_all(&bundle_dir).unwrap();
+    let events = EventLog::new(&tmp.path().join("events.log"));
+    // No link: the device path is the pty under /dev, which the late host sees as well.
+    let power = SimulatorPower::spawn(None);
+    let ups_conf = power.ups_conf_section("rack", &format!("offdelay = {OFFDELAY}\nondelay = {ONDELAY}\n"));
+    let serve = HazelServe::start(&ups_conf, E2E_USERS, |_| {});
+
+    // The monitor's config dir: the same ups.conf (the stager plans the device from it),
+    // its bundle written into the test's /run, never the machine's.
+    let monitor_dir = tmp.path().join("monitor");
+    std::fs::create_dir(&monitor_dir).unwrap();
+    std::fs::write(monitor_dir.join("ups.conf"), &ups_conf).unwrap();
+    let plugins = hazel_e2e::plugin_dir().display().to_string();
+    let bundle = bundle_dir.display().to_string();
+    let settings = format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\nkillpower_dir = {bundle:?}\n");
+    std::fs::write(monitor_dir.join("hazel.toml"), settings).unwrap();
+    // SHUTDOWNCMD records whether the bundle was armed and the flag written when it ran.
+    let shutdown = monitor_dir.join("shutdown-late.sh");
+    let script = format!(
+        "#!/bin/sh\nstaged=no; [ -f '{}' ] && staged=yes\nflag=no; [ -f '{}' ] && flag=yes\n\
+         echo \"primary shutdown staged=$staged flag=$flag\" >> '{}'\n",
+        intent.display(),
+        flag.display(),
+        tmp.path().join("events.log").display()
+    );
+    std::fs::write(&shutdown, script).unwrap();
+    std::fs::set_permissions(&shutdown, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let extra = format!("POWERDOWNFLAG {}\nSHUTDOWNCMD \"{}\"\n", flag.display(), shutdown.display());
+    let conf = test_upsmon_conf(&serve.ups("rack"), "primary", &monitor_dir, "primary", &events, &extra);
+    std::fs::write(monitor_dir.join("upsmon.conf"), conf).unwrap();
+    let mut monitor = HazelMonitor::start(&monitor_dir);
+    let logs = |monitor: &HazelMonitor| format!("monitor:\n{}\nserve:\n{}", monitor.log(), serve.log());
+    let logged_in = || {
+        let reply = NutSession::try_connect(serve.port).and_then(|mut s| s.try_request("GET NUMLOGINS rack"));
+        reply.is_ok_and(|lines| lines == ["NUMLOGINS rack 1"])
+    };
+    eventually("the monitor logged in", logged_in);
+
+    power.set(PowerState::OnBattery);
+    eventually("ONBATT", || events.has("primary notify ONBATT"));
+    assert!(!intent.exists(), "staged on battery already: {}", logs(&monitor));
+    power.set(PowerState::LowBattery);
+    let ran = || events.lines().into_iter().find(|l| l.starts_with("primary shutdown"));
+    eventually("the primary's SHUTDOWNCMD", || ran().is_some());
+    assert_eq!(ran().unwrap(), "primary shutdown staged=yes flag=yes", "{}", logs(&monitor));
+    assert!(monitor.log().contains("late shutdown staged in"), "{}", logs(&monitor));
+    eventually("the monitor exits", || monitor.exit_status().is_some());
+    assert!(monitor.exit_status().unwrap().success(), "{}", logs(&monitor));
+
+    // The system stops hazel serve (it holds the port) before the late host runs.
+    drop(serve);
+    let sim = power.simulator();
+    let mark = sim.log().len();
+    // The manifest's flag is the running system's path (in the test's dir): name it as the late host sees it.
+    let output = run_initrd_on(tmp.path(), &run_dir, true);
+    let log = stderr(&output);
+    assert!(output.status.success(), "hazel-initrd failed: {log}");
+    assert!(log.contains("UPS 'rack' (nutdrv_qx) told to cut the power"), "{log}");
+    let shutdown = sim.log().wait_for_command(SHUTDOWN_RETURN, Duration::from_secs(10));
+    let commands: Vec<String> = sim.log().entries()[mark..].iter().filter_map(|e| e.command()).collect();
+    assert!(shutdown.is_some(), "no {SHUTDOWN_RETURN} among {commands:?}; hazel-initrd said: {log}");
+    let c = commands.iter().rposition(|c| c == "C").unwrap_or_else(|| panic!("no C among {commands:?}"));
+    assert_eq!(commands.last().map(String::as_str), Some(SHUTDOWN_RETURN), "{commands:?}");
+    assert!(c < commands.len() - 1, "{commands:?}");
 }
 
 #[test]

@@ -3,8 +3,10 @@
 //! NUT's own `upsd`, a shutdown called off when the mains return, and the
 //! monitor built into `hazel serve`.
 //!
-//! The UPS is a `dummy-ups` device file the test rewrites (a [`PowerSource`];
-//! see its docs for the simulator that is to replace it). Every `SHUTDOWNCMD`
+//! The UPS is a `dummy-ups` device file the test rewrites or, for the
+//! shutdown order of a primary and a secondary through a real driver and
+//! serial port, a simulated Megatec UPS whose battery drains (both are a
+//! [`PowerSource`]). Every `SHUTDOWNCMD`
 //! and `NOTIFYCMD` is a script that appends a line to the test's event log
 //! and does nothing else. Nothing here waits for a fixed time or checks how
 //! long anything took: it waits for events (with deadlines) and compares
@@ -16,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use hazel_e2e::{
     DevFilePower, E2E_USERS, EventLog, ExtraConfig, HazelMonitor, HazelServe, NutSession, PowerSource, PowerState,
-    RealNut, RealUpsmon, dummy_power_section, eventually, hazel_binary, test_upsmon_conf, upsmon_command, upsmon_lock,
+    RealNut, RealUpsmon, SimulatorPower, dummy_power_section, eventually, hazel_binary, test_upsmon_conf,
+    upsmon_command, upsmon_lock,
 };
 
 /// NUT's power-down flag content.
@@ -36,6 +39,15 @@ fn serve_dummy_ups() -> (HazelServe, DevFilePower) {
         power = Some(DevFilePower::create(&dir.join("ups.dev"), PowerState::Online));
     });
     let power = power.expect("prepare ran");
+    wait_for_status(serve.port, "OL");
+    (serve, power)
+}
+
+/// `hazel serve` with one `nutdrv_qx` UPS named `ups` on a simulated Megatec
+/// UPS reached through a link in `dir`, Online.
+fn serve_simulated_ups(dir: &Path) -> (HazelServe, SimulatorPower) {
+    let power = SimulatorPower::spawn(Some(&dir.join("ttySim")));
+    let serve = HazelServe::start(&power.ups_conf_section("ups", ""), E2E_USERS, |_| {});
     wait_for_status(serve.port, "OL");
     (serve, power)
 }
@@ -135,6 +147,56 @@ fn hazel_primary_and_secondary_shut_down_in_order_on_hazel_serve() {
     assert_eq!(hazel_monitor_exit_code(&["-K", "-c", primary_dir_arg]), Some(0));
     assert_eq!(hazel_monitor_exit_code(&["-K", "-c", secondary_dir.to_str().unwrap()]), Some(1));
     assert_eq!(real_upsmon_flag_check(root.path(), &flag), Some(0));
+}
+
+/// The end-to-end test: `hazel serve` on the Megatec simulator,
+/// `hazel monitor` as primary and a second one as secondary; the mains fail,
+/// the battery runs down until the UPS reports it low; the secondary's
+/// SHUTDOWNCMD runs first, then the primary's, and POWERDOWNFLAG exists.
+#[test]
+fn hazel_primary_and_secondary_shut_down_in_order_on_the_megatec_simulator() {
+    let root = tempfile::tempdir().unwrap();
+    let events = EventLog::new(&root.path().join("events.log"));
+    let (serve, power) = serve_simulated_ups(root.path());
+    let primary_dir = monitor_dir(root.path(), "primary");
+    let secondary_dir = monitor_dir(root.path(), "secondary");
+    let system = serve.ups("ups");
+    let primary_conf = test_upsmon_conf(&system, "primary", &primary_dir, "primary", &events, "");
+    std::fs::write(primary_dir.join("upsmon.conf"), primary_conf).unwrap();
+    let secondary_conf = test_upsmon_conf(&system, "secondary", &secondary_dir, "secondary", &events, "");
+    std::fs::write(secondary_dir.join("upsmon.conf"), secondary_conf).unwrap();
+    let mut primary = HazelMonitor::start(&primary_dir);
+    let mut secondary = HazelMonitor::start(&secondary_dir);
+    let logs = || {
+        let sim = power.simulator().state();
+        let (primary, secondary, serve) = (primary.log(), secondary.log(), serve.log());
+        format!("primary:\n{primary}\nsecondary:\n{secondary}\nserve:\n{serve}\nsimulator: {sim:?}")
+    };
+    wait_for_logins(serve.port, 2, logs);
+
+    power.set(PowerState::OnBattery);
+    eventually("ONBATT at both", || events.has("primary notify ONBATT") && events.has("secondary notify ONBATT"));
+    assert!(!events.has("primary shutdown") && !events.has("secondary shutdown"), "{:#?}", events.lines());
+    // Returns once the simulated battery has drained to its low mark.
+    power.set(PowerState::LowBattery);
+    wait_for_status(serve.port, "OB LB");
+    eventually("the primary's SHUTDOWNCMD", || events.has("primary shutdown"));
+
+    let logs = logs();
+    assert!(events.position("secondary shutdown") < events.position("primary shutdown"), "{logs}");
+    assert_eq!(notifications_without_hostsync(&events, "primary"), ["ONBATT", "LOWBATT", "FSD", "SHUTDOWN"], "{logs}");
+    let secondary_seen = events.notifications("secondary");
+    assert_eq!(secondary_seen.first().map(String::as_str), Some("ONBATT"), "{logs}");
+    assert_eq!(secondary_seen[secondary_seen.len() - 2..], ["FSD", "SHUTDOWN"], "{logs}");
+    assert!(primary.log().contains("Secondaries have logged out"), "{logs}");
+    assert_eq!(std::fs::read_to_string(primary_dir.join("killpower")).unwrap(), FLAG_MAGIC, "{logs}");
+    assert!(!secondary_dir.join("killpower").exists(), "{logs}");
+    eventually("both monitors exit", || primary.exit_status().is_some() && secondary.exit_status().is_some());
+    assert!(primary.exit_status().unwrap().success(), "{logs}");
+    assert!(secondary.exit_status().unwrap().success(), "{logs}");
+    // Nothing told the UPS to switch off: that is the late shutdown's job.
+    let commands = power.simulator().log().commands();
+    assert!(commands.iter().all(|c| !c.starts_with('S')), "{commands:?}");
 }
 
 #[test]
