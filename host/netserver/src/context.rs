@@ -190,7 +190,9 @@ impl ServerContext {
     /// Whether `FSD <device>` has been accepted. The latch is never cleared
     /// while the device stays configured, as in upsd.
     pub fn fsd_latched(&self, device: &str) -> bool {
-        self.lock_fsd().contains(&device.to_ascii_lowercase())
+        let latched = self.lock_fsd();
+        // Asked on every `ups.status` read: no lowercased copy while nothing is latched.
+        !latched.is_empty() && latched.contains(&device.to_ascii_lowercase())
     }
 
     /// A device was removed from the configuration: clear its FSD latch and

@@ -49,7 +49,7 @@ mod warning;
 pub use context::{ServerContext, ServerIdentity};
 pub use control::{BoxFuture, Completion, ControlError, DeviceControl, HandoffError, ReadOnlyControl};
 pub use listener::{BindError, IDLE_TIMEOUT, Server};
-pub use protocol::{PendingWrite, Response, Session, handle_request};
+pub use protocol::{PendingWrite, Response, Session, handle_request, handle_request_into};
 pub use tls::{ServerTls, TlsError};
 pub use upsd_conf::{ListenAddr, UpsdConf, UpsdConfError};
 pub use users::{Action, Users, UsersError};

@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hazel_nutconf::parseconf::Tokenizer;
+use hazel_nutconf::parseconf::{MAX_TOKENS, Tokenizer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use tokio_rustls::server::TlsStream;
 
 use crate::context::ServerContext;
-use crate::protocol::{Session, handle_request};
+use crate::protocol::{Session, handle_request_into};
 use crate::upsd_conf::{ListenAddr, UpsdConf};
 
 /// upsd drops clients that complete no request for this long.
@@ -35,8 +35,20 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// upsmon clients reconnecting at once after a server restart overflow that.
 const LISTEN_BACKLOG: i32 = 1024;
 
-/// Bytes read from a socket at a time.
-const READ_BUFFER: usize = 4096;
+/// Bytes read from a socket at a time, to begin with: requests are short
+/// and most connections are idle, so each starts small (memory per held
+/// connection). A read that fills the buffer doubles it, up to
+/// [`READ_BUFFER_MAX`], so a long line or a burst of requests takes few
+/// reads; a short read shrinks it back. Lines of any length are answered
+/// either way: the tokenizer keeps its state between reads.
+const READ_BUFFER_MIN: usize = 512;
+
+/// Largest read buffer a connection grows to.
+const READ_BUFFER_MAX: usize = 16 * 1024;
+
+/// Largest reply buffer a connection keeps between requests (a `LIST VAR` of
+/// a large device fits); a larger one is freed after its reply is written.
+const REPLY_BUFFER_KEEP: usize = 8 * 1024;
 
 /// A client that does not take a reply within this long is dropped, so a
 /// stalled reader cannot pin its connection slot forever.
@@ -299,7 +311,8 @@ impl Connection {
             kick,
             stop,
             tokenizer: Tokenizer::new(),
-            buffer: vec![0u8; READ_BUFFER],
+            buffer: vec![0u8; READ_BUFFER_MIN],
+            reply_buffer: Vec::new(),
             deadline: Instant::now() + idle_timeout,
         };
         tracing::debug!(client = %peer, "client connected");
@@ -339,6 +352,18 @@ async fn close<S: AsyncWrite + Unpin>(stream: &mut S) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
 }
 
+/// Grow a read buffer after a read that filled it, shrink it back after one
+/// that would have fit the smallest size.
+fn resize_read_buffer(buffer: &mut Vec<u8>, filled: bool, count: usize) {
+    let size = buffer.len();
+    if filled && size < READ_BUFFER_MAX {
+        buffer.resize((size * 2).min(READ_BUFFER_MAX), 0);
+    } else if count <= READ_BUFFER_MIN && size > READ_BUFFER_MIN {
+        buffer.truncate(READ_BUFFER_MIN);
+        buffer.shrink_to_fit();
+    }
+}
+
 /// How one stretch of a connection (plain text, or TLS) ended.
 enum Ended {
     /// The connection is over, for this reason.
@@ -357,7 +382,10 @@ struct Exchange {
     kick: Arc<tokio::sync::Notify>,
     stop: watch::Receiver<bool>,
     tokenizer: Tokenizer,
+    /// Read buffer, between [`READ_BUFFER_MIN`] and [`READ_BUFFER_MAX`] bytes.
     buffer: Vec<u8>,
+    /// The previous reply's allocation, reused for the next reply.
+    reply_buffer: Vec<u8>,
     deadline: Instant,
 }
 
@@ -390,6 +418,7 @@ impl Exchange {
                 Ok(count) => count,
                 Err(_) => return Ended::Closed("read error"),
             };
+            let filled = count == self.buffer.len();
             let mut rest = self.buffer.get(..count).unwrap_or(&[]);
             while !rest.is_empty() {
                 let (used, event) = self.tokenizer.push(rest);
@@ -402,8 +431,16 @@ impl Exchange {
                         continue;
                     }
                     Some(Ok(line)) => {
-                        let tokens: Vec<&str> = line.tokens().collect();
-                        handle_request(&self.context, &mut self.session, &tokens)
+                        // A line has at most MAX_TOKENS tokens: no allocation for them.
+                        let mut tokens = [""; MAX_TOKENS];
+                        let mut used_tokens = 0;
+                        for (slot, token) in tokens.iter_mut().zip(line.tokens()) {
+                            *slot = token;
+                            used_tokens += 1;
+                        }
+                        let tokens = tokens.get(..used_tokens).unwrap_or(&[]);
+                        let buffer = std::mem::take(&mut self.reply_buffer);
+                        handle_request_into(&self.context, &mut self.session, tokens, buffer)
                     }
                 };
                 self.deadline = Instant::now() + self.idle_timeout;
@@ -423,6 +460,9 @@ impl Exchange {
                     Ok(Err(_)) => return Ended::Closed("write error"),
                     Err(_) => return Ended::Closed("client stopped reading"),
                 }
+                if response.reply.capacity() <= REPLY_BUFFER_KEEP {
+                    self.reply_buffer = response.reply;
+                }
                 if response.close {
                     return Ended::Closed("logged out");
                 }
@@ -441,6 +481,7 @@ impl Exchange {
                     return Ended::StartTls;
                 }
             }
+            resize_read_buffer(&mut self.buffer, filled, count);
         }
     }
 

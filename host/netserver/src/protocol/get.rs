@@ -66,9 +66,9 @@ fn var(request: &Request<'_>, ups: &str, name: &str) -> Result<Reply, NutError> 
     let device = request.device(ups)?;
     let snapshot = request.fresh_snapshot(&device)?;
     let variable = snapshot.var(name).ok_or(NutError::VarNotSupported)?;
-    let mut reply = Reply::new();
+    let mut reply = request.reply();
     let value = request.presented_value(&device, name, &variable.value);
-    reply.quoted_line(&format!("VAR {ups} {name} "), &value);
+    reply.quoted_line_parts(&["VAR ", ups, " ", name, " "], &value);
     Ok(reply)
 }
 

@@ -1,6 +1,8 @@
 //! `LIST …` (upsd `netlist.c`): `BEGIN LIST …`, the items, `END LIST …`,
 //! all in one reply.
 
+use std::borrow::Cow;
+
 use super::Request;
 use super::reply::{NutError, Reply};
 
@@ -50,20 +52,21 @@ fn vars(request: &Request<'_>, ups: &str, writable_only: bool) -> Result<Reply, 
     let device = request.device(ups)?;
     let snapshot = request.fresh_snapshot(&device)?;
     let kind = if writable_only { "RW" } else { "VAR" };
-    let mut reply = Reply::single(&format!("BEGIN LIST {kind} {ups}"));
+    let mut reply = request.reply();
+    reply.line_parts(&["BEGIN LIST ", kind, " ", ups]);
     for (name, variable) in snapshot.vars() {
         if writable_only && !variable.meta.writable {
             continue;
         }
         // upsd shows the FSD latch in LIST VAR only, not in LIST RW.
         let value = if writable_only {
-            variable.value.clone()
+            Cow::Borrowed(variable.value.as_str())
         } else {
             request.presented_value(&device, name, &variable.value)
         };
-        reply.quoted_line(&format!("{kind} {ups} {name} "), &value);
+        reply.quoted_line_parts(&[kind, " ", ups, " ", name, " "], &value);
     }
-    reply.line(&format!("END LIST {kind} {ups}"));
+    reply.line_parts(&["END LIST ", kind, " ", ups]);
     Ok(reply)
 }
 

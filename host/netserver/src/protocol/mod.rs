@@ -16,6 +16,8 @@ mod reply;
 mod session_commands;
 mod write;
 
+use std::borrow::Cow;
+use std::cell::Cell;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -212,6 +214,18 @@ impl Command {
 /// Answer one request. `tokens` is one line from the parseconf tokenizer;
 /// an empty line is answered too (`ERR UNKNOWN-COMMAND`, as upsd does).
 pub fn handle_request(context: &ServerContext, session: &mut Session, tokens: &[&str]) -> Response {
+    handle_request_into(context, session, tokens, Vec::new())
+}
+
+/// [`handle_request`], writing the reply into `buffer` (cleared first) where
+/// the command allows, so a connection can hand the same allocation back in
+/// for every request. The reply comes back in [`Response::reply`].
+pub fn handle_request_into(
+    context: &ServerContext,
+    session: &mut Session,
+    tokens: &[&str],
+    buffer: Vec<u8>,
+) -> Response {
     let Some((keyword, args)) = tokens.split_first() else {
         return NutError::UnknownCommand.into();
     };
@@ -226,7 +240,7 @@ pub fn handle_request(context: &ServerContext, session: &mut Session, tokens: &[
             return NutError::PasswordRequired.into();
         }
     }
-    let request = Request { context, args };
+    let request = Request { context, args, buffer: Cell::new(buffer) };
     let result = match command {
         Command::Ver => request.no_args(|| Reply::single(&context.identity.banner())),
         Command::NetVer => request.no_args(|| Reply::single(PROTOCOL_VERSION)),
@@ -244,7 +258,11 @@ pub fn handle_request(context: &ServerContext, session: &mut Session, tokens: &[
         Command::Set => write::set(&request, session),
         Command::InstCmd => write::instcmd(&request, session),
     };
-    result.unwrap_or_else(Response::from)
+    result.unwrap_or_else(|error| {
+        let mut reply = request.reply();
+        reply.line_parts(&["ERR ", error.token()]);
+        reply.into()
+    })
 }
 
 /// `NETVER`/`PROTVER`: the protocol version upsd 2.8.0 speaks.
@@ -261,9 +279,16 @@ const HELP: &str = "Commands: HELP VER GET LIST SET INSTCMD LOGIN LOGOUT USERNAM
 struct Request<'a> {
     context: &'a ServerContext,
     args: &'a [&'a str],
+    /// The connection's reply buffer, until a handler takes it.
+    buffer: Cell<Vec<u8>>,
 }
 
 impl Request<'_> {
+    /// An empty reply in the connection's buffer (a fresh one if already taken).
+    fn reply(&self) -> Reply {
+        Reply::with_buffer(self.buffer.take())
+    }
+
     /// Argument `index`, or `INVALID-ARGUMENT` if the client sent fewer.
     fn arg(&self, index: usize) -> Result<&str, NutError> {
         self.args.get(index).copied().ok_or(NutError::InvalidArgument)
@@ -310,11 +335,11 @@ impl Request<'_> {
 
     /// A variable's value as clients see it: `ups.status` gets the `FSD `
     /// prefix while the device's FSD latch is set.
-    fn presented_value(&self, device: &DeviceState, variable: &str, value: &str) -> String {
+    fn presented_value<'v>(&self, device: &DeviceState, variable: &str, value: &'v str) -> Cow<'v, str> {
         if variable.eq_ignore_ascii_case("ups.status") && self.context.fsd_latched(device.name()) {
-            format!("FSD {value}")
+            Cow::Owned(format!("FSD {value}"))
         } else {
-            value.to_string()
+            Cow::Borrowed(value)
         }
     }
 }

@@ -73,6 +73,13 @@ impl Reply {
         Reply::default()
     }
 
+    /// An empty reply written into `buffer` (cleared), so a connection can
+    /// reuse one allocation for every reply.
+    pub(crate) fn with_buffer(mut buffer: Vec<u8>) -> Self {
+        buffer.clear();
+        Reply { bytes: buffer }
+    }
+
     /// A one-line reply.
     pub(crate) fn single(line: &str) -> Self {
         let mut reply = Reply::new();
@@ -105,6 +112,45 @@ impl Reply {
         self.line(&format!("{prefix}\"{kept}\""));
     }
 
+    /// [`line`](Self::line) of the concatenated `parts`, without building
+    /// the line first when it needs no filtering or cutting (the common case).
+    pub(crate) fn line_parts(&mut self, parts: &[&str]) {
+        let length: usize = parts.iter().map(|part| part.len()).sum();
+        if length < MAX_REPLY_LINE && parts.iter().all(|part| is_wire_safe(part)) {
+            for part in parts {
+                self.bytes.extend_from_slice(part.as_bytes());
+            }
+            self.bytes.push(b'\n');
+        } else {
+            self.line(&parts.concat());
+        }
+    }
+
+    /// [`quoted_line`](Self::quoted_line) with the prefix given in parts.
+    /// When nothing needs filtering or shortening, the escaped value is
+    /// written straight into the reply: an escaped value never ends in an
+    /// odd run of backslashes, so the slow path would keep it whole too.
+    pub(crate) fn quoted_line_parts(&mut self, prefix: &[&str], value: &str) {
+        let prefix_length: usize = prefix.iter().map(|part| part.len()).sum();
+        let escapes = value.bytes().filter(|&b| needs_escape(b)).count();
+        let fits = prefix_length + 2 + value.len() + escapes < MAX_REPLY_LINE;
+        if fits && is_wire_safe(value) && prefix.iter().all(|part| is_wire_safe(part)) {
+            for part in prefix {
+                self.bytes.extend_from_slice(part.as_bytes());
+            }
+            self.bytes.push(b'"');
+            for &byte in value.as_bytes() {
+                if needs_escape(byte) {
+                    self.bytes.push(b'\\');
+                }
+                self.bytes.push(byte);
+            }
+            self.bytes.extend_from_slice(b"\"\n");
+        } else {
+            self.quoted_line(&prefix.concat(), value);
+        }
+    }
+
     pub(crate) fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }
@@ -128,6 +174,17 @@ fn wire_safe(text: &str) -> Cow<'_, str> {
     } else {
         Cow::Owned(text.chars().filter(|&c| allowed(c)).collect())
     }
+}
+
+/// Whether [`wire_safe`] keeps `text` as it is: every byte printable ASCII
+/// or DEL (a non-ASCII character's bytes are all above 0x7F).
+fn is_wire_safe(text: &str) -> bool {
+    text.bytes().all(|b| (0x20..=0x7f).contains(&b))
+}
+
+/// The bytes `encode` (NUT `pconf_encode`) puts a backslash before.
+fn needs_escape(byte: u8) -> bool {
+    matches!(byte, b'\\' | b'"' | b'#')
 }
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a
@@ -186,6 +243,40 @@ mod tests {
         let out = text(reply);
         assert_eq!(out.len(), MAX_REPLY_LINE);
         assert!(out.ends_with("N\n"));
+    }
+
+    /// The direct writers produce exactly what building the line first does,
+    /// including when the line has to be filtered or shortened.
+    #[test]
+    fn parts_match_whole_lines() {
+        let values = [
+            String::new(),
+            "OL".into(),
+            r#"a "b" \c #d\"#.into(),
+            "two\nlines café\x7f".into(),
+            "x".repeat(480),
+            "\\".repeat(250),
+            "\"".repeat(260),
+            "y".repeat(2000),
+        ];
+        let prefixes = [vec!["VAR ", "ups1", " ", "ups.status", " "], vec!["P".repeat(470).leak() as &str, " "]];
+        for value in &values {
+            for prefix in &prefixes {
+                let mut direct = Reply::new();
+                direct.quoted_line_parts(prefix, value);
+                let mut whole = Reply::new();
+                whole.quoted_line(&prefix.concat(), value);
+                assert_eq!(text(direct), text(whole), "{prefix:?} {value:?}");
+
+                let mut parts = prefix.clone();
+                parts.push(value);
+                let mut direct = Reply::new();
+                direct.line_parts(&parts);
+                let mut whole = Reply::new();
+                whole.line(&parts.concat());
+                assert_eq!(text(direct), text(whole), "{parts:?}");
+            }
+        }
     }
 
     #[test]
