@@ -11,3 +11,4 @@ pub mod host_settings;
 pub mod late_shutdown;
 pub mod monitor;
 pub mod nut_control;
+pub mod usb_explore;

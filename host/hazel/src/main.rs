@@ -76,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// USB HID tools (NUT's usbhid-ups explore mode).
+    Usb {
+        #[command(subcommand)]
+        command: hazel::usb_explore::UsbCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -291,6 +296,7 @@ fn main() -> std::process::ExitCode {
                 commands::inspect_plugin(&confdir, &file).await
             }
             Command::Plugin { command: PluginCommand::List } => commands::list_plugins(&confdir).await,
+            Command::Usb { command } => hazel::usb_explore::run(&confdir, command).await,
             Command::KillPower { ups } => {
                 hazel::late_shutdown::kill_power(&confdir, &ups).await.map(|()| std::process::ExitCode::SUCCESS)
             }

@@ -23,7 +23,7 @@ fn capture_dir() -> PathBuf {
 }
 
 /// Every capture file, sorted by name.
-fn captures() -> Vec<(String, Capture)> {
+pub(crate) fn captures() -> Vec<(String, Capture)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(capture_dir())
         .expect("capture directory")
         .map(|e| e.unwrap().path())

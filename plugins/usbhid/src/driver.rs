@@ -86,7 +86,6 @@ const HOST_OR_IGNORED_OPTIONS: &[&str] = &[
     "interruptsize",
     "interrupt_pipe_no_events_tolerance",
     "maxreport",
-    "explore",
     "maxage",
     "lbrb_log_delay_sec",
     "lbrb_log_delay_without_calibrating",
@@ -100,6 +99,9 @@ pub struct Options {
     pub session: Settings,
     /// Seconds between full walks; `None`: the subdriver's default (NUT's 30, CyberPower's 12).
     pub pollfreq: Option<u64>,
+    /// `explore`: publish every field as `explore.*` (see [`crate::explore`]);
+    /// without `subdriver=`, NUT's explore subdriver (standard names, any vendor).
+    pub explore: bool,
 }
 
 fn number(key: &str, value: Option<&str>) -> Result<i64, DriverError> {
@@ -111,7 +113,7 @@ fn number(key: &str, value: Option<&str>) -> Result<i64, DriverError> {
 pub fn parse_options<'a>(
     settings: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
 ) -> Result<Options, DriverError> {
-    let mut o = Options { session: Settings::default(), pollfreq: None };
+    let mut o = Options { session: Settings::default(), pollfreq: None, explore: false };
     for (key, value) in settings {
         match key {
             "offdelay" => o.session.offdelay = number(key, value)?,
@@ -130,9 +132,13 @@ pub fn parse_options<'a>(
             }
             "onlinedischarge_onbattery" | "onlinedischarge" => o.session.online_discharge = OnlineDischarge::OnBattery,
             "onlinedischarge_calibration" => o.session.online_discharge = OnlineDischarge::Calibration,
+            "explore" => o.explore = true,
             k if HOST_OR_IGNORED_OPTIONS.contains(&k) => {}
             k => return Err(DriverError::Invalid(format!("usbhid-ups has no option '{k}'"))),
         }
+    }
+    if o.explore && o.session.subdriver.is_none() {
+        o.session.subdriver = Some(crate::mapping::EXPLORE.name.to_string());
     }
     Ok(o)
 }
@@ -195,6 +201,8 @@ pub struct Driver {
     alarms: Option<Vec<String>>,
     /// Commands and writable variables announced for the current session.
     announced: BTreeSet<String>,
+    /// Explore mode's entries as of the last update (empty unless `explore`).
+    explored: Vec<(String, String)>,
 }
 
 impl Driver {
@@ -208,6 +216,7 @@ impl Driver {
             status: None,
             alarms: None,
             announced: BTreeSet::new(),
+            explored: Vec::new(),
         }
     }
 
@@ -265,6 +274,15 @@ impl Driver {
                 return Err(DriverError::Unreachable(GONE.into()));
             }
         }
+        if self.options.explore {
+            let session = self.session.as_ref().expect("opened above");
+            let mut tracked = Tracked { dev, gone: false };
+            self.explored = crate::explore::entries(session, &mut tracked);
+            if tracked.gone {
+                self.session = None;
+                return Err(DriverError::Unreachable(GONE.into()));
+            }
+        }
         Ok(self.changes())
     }
 
@@ -274,8 +292,11 @@ impl Driver {
         let mut changes = Vec::new();
         let vars = session.variables();
         // Status and alarms are published as tokens; the host builds ups.status/ups.alarm.
-        let current: BTreeMap<&String, &String> =
-            vars.iter().filter(|(k, _)| !matches!(k.as_str(), "ups.status" | "ups.alarm")).collect();
+        let current: BTreeMap<&String, &String> = vars
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "ups.status" | "ups.alarm"))
+            .chain(self.explored.iter().map(|(k, v)| (k, v)))
+            .collect();
         for (name, value) in &current {
             if self.published.get(*name) != Some(*value) {
                 changes.push(Change::SetValue((*name).clone(), (*value).clone()));

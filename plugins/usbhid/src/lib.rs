@@ -15,6 +15,7 @@
 //! - [`session`] polls a device through a table and publishes variables;
 //! - [`commands`] turns instant commands and variable writes into reports,
 //!   including the kill-power chain;
+//! - [`explore`] is NUT's explore mode (every field, its place and value);
 //! - [`driver`] is the driver as the host calls it (`init`, `update` with
 //!   `pollfreq` full walks and interrupts drained first, commands, kill-power);
 //! - `capture` (feature `capture`, and in tests) reads the capture files of
@@ -33,6 +34,7 @@ pub mod commands;
 pub mod descriptor;
 pub mod device;
 pub mod driver;
+pub mod explore;
 pub mod mapping;
 pub mod report;
 pub mod session;

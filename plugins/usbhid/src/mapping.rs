@@ -583,6 +583,17 @@ const fn generic(name: &'static str, vendor_ids: &'static [u16]) -> Subdriver {
     Subdriver { name, vendor_ids, names: UsageNames { tables: STD }, rows: GENERIC_ROWS, pollfreq: 30, fixup: None }
 }
 
+/// NUT's explore subdriver: standard usage names only, no rows; claims no
+/// vendor id, used with the `explore` option (or `subdriver=explore`).
+pub static EXPLORE: Subdriver = Subdriver {
+    name: "explore",
+    vendor_ids: &[],
+    names: UsageNames { tables: STD },
+    rows: &[],
+    pollfreq: 30,
+    fixup: None,
+};
+
 /// Every subdriver, in NUT's claim order. Vendors without a table of their
 /// own here use the common Power Device Class rows.
 pub static SUBDRIVERS: &[Subdriver] = &[
@@ -648,7 +659,10 @@ pub fn supported_usb_ids() -> impl Iterator<Item = u16> {
 /// The subdriver with this name (NUT's `subdriver=` option), case-insensitive
 /// prefix match.
 pub fn subdriver_named(name: &str) -> Option<&'static Subdriver> {
-    SUBDRIVERS.iter().find(|s| s.name.len() >= name.len() && s.name[..name.len()].eq_ignore_ascii_case(name))
+    SUBDRIVERS
+        .iter()
+        .chain(core::iter::once(&EXPLORE))
+        .find(|s| s.name.len() >= name.len() && s.name[..name.len()].eq_ignore_ascii_case(name))
 }
 
 /// The first Feature field (else any field) with this path string.
