@@ -392,7 +392,7 @@ fn shutdown_return_sets_both_delays_with_a_pause() {
     // Eaton 3S/Santak: both PowerSummary delays exist.
     let (_, c) = captures().into_iter().find(|(n, _)| n == "Santak__TG-BOX_850.txt").unwrap();
     let mut dev = ReplayDevice::new(&c);
-    let settings = Settings { offdelay: 60, ondelay: 90, ..Settings::default() };
+    let settings = Settings { offdelay: Some(60), ondelay: Some(90), ..Settings::default() };
     let mut s = Session::open(&mut dev, settings).unwrap();
     assert!(s.command_names().contains(&"shutdown.return"));
     crate::commands::instcmd(&mut s, &mut dev, "shutdown.stayoff", None).unwrap();

@@ -65,8 +65,8 @@ pub fn instcmd(
         let Action::Command(v) = row.action else { return Err(CommandError::Unknown) };
         let value = match (param, v) {
             (Some(p), CommandValue::OffDelay | CommandValue::OnDelay) => parse_number(p)?,
-            (_, CommandValue::OffDelay) => session.settings.offdelay as f64,
-            (_, CommandValue::OnDelay) => session.settings.ondelay as f64,
+            (_, CommandValue::OffDelay) => session.offdelay() as f64,
+            (_, CommandValue::OnDelay) => session.ondelay() as f64,
             (_, CommandValue::Fixed(x)) => x as f64,
         };
         let field = field.clone();
@@ -84,10 +84,10 @@ pub fn instcmd(
                 // Best effort, as NUT: the delays below are what matters.
                 let _ = set_var(session, dev, "ups.start.auto", if stay_off { "no" } else { "yes" });
             }
-            let on = if stay_off { String::from("-1") } else { format!("{}", session.settings.ondelay) };
+            let on = if stay_off { String::from("-1") } else { format!("{}", session.ondelay()) };
             instcmd(session, dev, "load.on.delay", Some(&on))?;
             dev.pause(SHUTDOWN_PAUSE_MS);
-            let off = format!("{}", session.settings.offdelay);
+            let off = format!("{}", session.offdelay());
             instcmd(session, dev, "load.off.delay", Some(&off))
         }
         _ => Err(CommandError::Unknown),
@@ -107,8 +107,8 @@ pub fn set_var(session: &mut Session, dev: &mut dyn HidDevice, name: &str, value
                 let n = parse_number(value)?;
                 let n = n as i64;
                 match d {
-                    Default::OffDelay => session.settings.offdelay = n,
-                    _ => session.settings.ondelay = n,
+                    Default::OffDelay => session.settings.offdelay = Some(n),
+                    _ => session.settings.ondelay = Some(n),
                 }
                 session.set_published(name, format!("{n}"));
             } else {

@@ -116,8 +116,8 @@ pub fn parse_options<'a>(
     let mut o = Options { session: Settings::default(), pollfreq: None, explore: false };
     for (key, value) in settings {
         match key {
-            "offdelay" => o.session.offdelay = number(key, value)?,
-            "ondelay" => o.session.ondelay = number(key, value)?,
+            "offdelay" => o.session.offdelay = Some(number(key, value)?),
+            "ondelay" => o.session.ondelay = Some(number(key, value)?),
             "pollfreq" => {
                 o.pollfreq = Some(u64::try_from(number(key, value)?).ok().filter(|s| *s > 0).ok_or_else(|| {
                     DriverError::Invalid("option pollfreq must be a positive number of seconds".into())

@@ -99,7 +99,7 @@ fn options_are_checked_like_nut() {
         ("pollfreq", Some("5")),
     ])
     .unwrap();
-    assert_eq!((o.session.offdelay, o.session.ondelay, o.pollfreq), (60, 30, Some(5)));
+    assert_eq!((o.session.offdelay, o.session.ondelay, o.pollfreq), (Some(60), None, Some(5)));
     assert_eq!(
         options(&[("onlinedischarge_onbattery", None)]).unwrap().session.online_discharge,
         OnlineDischarge::OnBattery

@@ -45,6 +45,8 @@ pub mod usage_names;
 mod capture_tests;
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod vendor_tests;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;

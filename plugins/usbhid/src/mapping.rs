@@ -40,6 +40,8 @@ pub enum Convert {
     StringIndex,
     /// Ampere-seconds → ampere-hours, two decimals (Eaton's battery capacity).
     AmpSecondsToAmpHours,
+    /// A percentage clamped to 100, no decimals (CyberPower reports charges above 100).
+    PercentClamped,
 }
 
 /// The value a command writes.
@@ -109,7 +111,15 @@ pub struct Subdriver {
     pub pollfreq: u32,
     /// Descriptor fix-up, if any.
     pub fixup: Option<Fixup>,
+    /// (`offdelay`, `ondelay`) defaults in seconds when ups.conf sets none.
+    pub delays: (i64, i64),
 }
+
+/// NUT's default `offdelay`/`ondelay` (20 s, 30 s).
+pub const DEFAULT_DELAYS: (i64, i64) = (20, 30);
+/// CyberPower's defaults: its firmware counts shutdown delays in whole
+/// minutes, so the usual 20/30 s would round to nothing (NUT uses 60/120).
+pub const CYBERPOWER_DELAYS: (i64, i64) = (60, 120);
 
 const fn var(name: &'static str, path: &'static str, decimals: u8, flags: u8) -> Row {
     Row { name, path, flags, action: Action::Var(Convert::Decimals(decimals)) }
@@ -517,6 +527,39 @@ pub static TRIPP_LITE_ROWS: &[Row] = &[
     fixed("shutdown.stop", "UPS.OutletSystem.Outlet.DelayBeforeShutdown", -1),
 ];
 
+/// CyberPower: its delays, timers, self-test and status live under
+/// `UPS.Output`; ahead of the common rows, which fill in the rest.
+pub static CYBERPOWER_ROWS: &[Row] = &[
+    conv("battery.charge", "UPS.PowerSummary.RemainingCapacity", Convert::PercentClamped, 0),
+    var("battery.voltage.nominal", "UPS.PowerSummary.ConfigVoltage", 0, 0),
+    var("ups.load", "UPS.Output.PercentLoad", 0, 0),
+    conv("ups.test.result", "UPS.Output.Test", Lookup(TEST_RESULT), 0),
+    var("ups.power", "UPS.Output.ApparentPower", 0, 0),
+    var("ups.realpower", "UPS.Output.ActivePower", 0, 0),
+    absent("ups.delay.start", "UPS.Output.DelayBeforeStartup", Default::OnDelay),
+    absent("ups.delay.shutdown", "UPS.Output.DelayBeforeShutdown", Default::OffDelay),
+    var("ups.timer.start", "UPS.Output.DelayBeforeStartup", 0, QUICK_POLL),
+    var("ups.timer.shutdown", "UPS.Output.DelayBeforeShutdown", 0, QUICK_POLL),
+    var("ups.timer.reboot", "UPS.Output.DelayBeforeReboot", 0, QUICK_POLL),
+    conv("ups.temperature", "UPS.PowerSummary.Temperature", KelvinToCelsius, 0),
+    status("UPS.Output.Boost", BOOST, 0),
+    status("UPS.Output.Overload", OVERLOAD, 0),
+    // Some models (CP1350EPFCLCD) keep the transfer limits under Output.
+    var("input.transfer.low", "UPS.Input.LowVoltageTransfer", 0, SEMI_STATIC | RW),
+    var("input.transfer.high", "UPS.Input.HighVoltageTransfer", 0, SEMI_STATIC | RW),
+    var("input.transfer.low", "UPS.Output.LowVoltageTransfer", 0, SEMI_STATIC | RW),
+    var("input.transfer.high", "UPS.Output.HighVoltageTransfer", 0, SEMI_STATIC | RW),
+    fixed("test.battery.start.quick", "UPS.Output.Test", 1),
+    fixed("test.battery.start.deep", "UPS.Output.Test", 2),
+    fixed("test.battery.stop", "UPS.Output.Test", 3),
+    cmd("load.off.delay", "UPS.Output.DelayBeforeShutdown", OffDelay),
+    cmd("load.on.delay", "UPS.Output.DelayBeforeStartup", OnDelay),
+    fixed("shutdown.stop", "UPS.Output.DelayBeforeShutdown", -1),
+    fixed("shutdown.reboot", "UPS.Output.DelayBeforeReboot", 10),
+    fixed("beeper.on", "UPS.PowerSummary.AudibleAlarmControl", 2),
+    fixed("beeper.off", "UPS.PowerSummary.AudibleAlarmControl", 3),
+];
+
 /// Largest input/output voltage CyberPower devices report (with margin).
 pub const CYBERPOWER_VOLTAGE_MAX: i64 = 511;
 
@@ -580,7 +623,15 @@ const STD: &[UsageTable] = &[usage_names::POWER_DEVICE, usage_names::BATTERY_SYS
 const GENERIC_ROWS: &[&[Row]] = &[PDC_VALUES, PDC_DELAYS, PDC_STATUS, PDC_COMMANDS];
 
 const fn generic(name: &'static str, vendor_ids: &'static [u16]) -> Subdriver {
-    Subdriver { name, vendor_ids, names: UsageNames { tables: STD }, rows: GENERIC_ROWS, pollfreq: 30, fixup: None }
+    Subdriver {
+        name,
+        vendor_ids,
+        names: UsageNames { tables: STD },
+        rows: GENERIC_ROWS,
+        pollfreq: 30,
+        fixup: None,
+        delays: DEFAULT_DELAYS,
+    }
 }
 
 /// NUT's explore subdriver: standard usage names only, no rows; claims no
@@ -592,6 +643,7 @@ pub static EXPLORE: Subdriver = Subdriver {
     rows: &[],
     pollfreq: 30,
     fixup: None,
+    delays: DEFAULT_DELAYS,
 };
 
 /// Every subdriver, in NUT's claim order. Vendors without a table of their
@@ -604,6 +656,7 @@ pub static SUBDRIVERS: &[Subdriver] = &[
         rows: &[MGE_ROWS],
         pollfreq: 30,
         fixup: None,
+        delays: DEFAULT_DELAYS,
     },
     Subdriver {
         name: "APC HID",
@@ -612,6 +665,7 @@ pub static SUBDRIVERS: &[Subdriver] = &[
         rows: &[APC_ROWS, PDC_COMMANDS],
         pollfreq: 30,
         fixup: None,
+        delays: DEFAULT_DELAYS,
     },
     generic("Arduino HID", &[0x2341, 0x2A03]),
     generic("Belkin HID", &[0x050D]),
@@ -619,9 +673,10 @@ pub static SUBDRIVERS: &[Subdriver] = &[
         name: "CyberPower HID",
         vendor_ids: &[0x0764, 0x0483],
         names: UsageNames { tables: STD },
-        rows: GENERIC_ROWS,
+        rows: &[CYBERPOWER_ROWS, PDC_VALUES, PDC_DELAYS, PDC_STATUS, PDC_COMMANDS],
         pollfreq: 12,
         fixup: Some(fix_cyberpower),
+        delays: CYBERPOWER_DELAYS,
     },
     generic("Delta UPS HID", &[0x05DD]),
     generic("EcoFlow HID", &[0x3746]),
@@ -642,6 +697,7 @@ pub static SUBDRIVERS: &[Subdriver] = &[
         rows: &[TRIPP_LITE_ROWS, PDC_VALUES, PDC_DELAYS, PDC_STATUS, PDC_COMMANDS],
         pollfreq: 30,
         fixup: None,
+        delays: DEFAULT_DELAYS,
     },
 ];
 

@@ -25,10 +25,12 @@ pub const MAX_INTERRUPTS_PER_CALL: usize = 32;
 /// Driver options that change what is published or written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
-    /// `offdelay` (s): `ups.delay.shutdown`, default 20.
-    pub offdelay: i64,
-    /// `ondelay` (s): `ups.delay.start`, default 30.
-    pub ondelay: i64,
+    /// `offdelay` (s): `ups.delay.shutdown`; `None`: the subdriver's default
+    /// (20, CyberPower's 60).
+    pub offdelay: Option<i64>,
+    /// `ondelay` (s): `ups.delay.start`; `None`: the subdriver's default
+    /// (30, CyberPower's 120).
+    pub ondelay: Option<i64>,
     /// `onlinedischarge_onbattery` / `onlinedischarge_calibration`.
     pub online_discharge: OnlineDischarge,
     /// `subdriver=`: force a subdriver by name instead of the vendor id.
@@ -37,7 +39,7 @@ pub struct Settings {
 
 impl core::default::Default for Settings {
     fn default() -> Self {
-        Settings { offdelay: 20, ondelay: 30, online_discharge: OnlineDischarge::Online, subdriver: None }
+        Settings { offdelay: None, ondelay: None, online_discharge: OnlineDischarge::Online, subdriver: None }
     }
 }
 
@@ -153,6 +155,16 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// `ups.delay.shutdown` in force: the option (or a SET VAR), else the subdriver's default.
+    pub fn offdelay(&self) -> i64 {
+        self.settings.offdelay.unwrap_or(self.subdriver.delays.0)
+    }
+
+    /// `ups.delay.start` in force: the option (or a SET VAR), else the subdriver's default.
+    pub fn ondelay(&self) -> i64 {
+        self.settings.ondelay.unwrap_or(self.subdriver.delays.1)
     }
 
     /// The published variables.
@@ -284,8 +296,8 @@ impl Session {
             let published = match r.action {
                 Action::Default(d) => {
                     let v = match d {
-                        Default::OffDelay => format!("{}", self.settings.offdelay),
-                        Default::OnDelay => format!("{}", self.settings.ondelay),
+                        Default::OffDelay => format!("{}", self.offdelay()),
+                        Default::OnDelay => format!("{}", self.ondelay()),
                         Default::Text(t) => t.into(),
                     };
                     if walk == Walk::Init || !self.vars.contains_key(r.name) {
@@ -412,6 +424,7 @@ fn convert(dev: &mut dyn HidDevice, c: Convert, v: f64) -> Option<String> {
             dev.string_descriptor(index as u8).ok().flatten().map(|s| s.trim().to_string())
         }
         Convert::AmpSecondsToAmpHours => Some(format_decimals(v / 3600.0, 2)),
+        Convert::PercentClamped => Some(format_decimals(v.min(100.0), 0)),
     }
 }
 
