@@ -144,17 +144,20 @@ pub fn load_tls(confdir: &Path, settings: &HostSettings, conf: &UpsdConf) -> any
     Ok(Some(tls))
 }
 
-/// Start the NUT network server over `running`'s devices.
-pub async fn start_server(confdir: &Path, settings: &HostSettings, running: &RunningDevices) -> anyhow::Result<Server> {
-    let (conf, users) = load_server_config(confdir)?;
-    let tls = load_tls(confdir, settings, &conf)?;
-    let router = DeviceRouter::new(running.devices.iter().map(|(name, handle)| (name.clone(), handle.client())));
-    let mut context = ServerContext::new(running.store.clone(), Arc::new(router), users, &conf);
+/// Start the NUT network server over the devices of `store`, reaching them through `router`.
+pub async fn start_server(
+    conf: &UpsdConf,
+    users: Users,
+    tls: Option<ServerTls>,
+    store: Arc<StateStore>,
+    router: Arc<DeviceRouter>,
+) -> anyhow::Result<Server> {
+    let mut context = ServerContext::new(store, router, users, conf);
     if let Some(tls) = tls {
         context = context.with_tls(tls);
     }
     let context = Arc::new(context);
-    let server = Server::bind(&conf, context).await?;
+    let server = Server::bind(conf, context).await?;
     for addr in server.local_addrs() {
         tracing::info!("serving the NUT protocol on {addr}");
     }
@@ -165,18 +168,51 @@ pub async fn start_server(confdir: &Path, settings: &HostSettings, running: &Run
 /// until SIGINT or SIGTERM; with an `upsmon.conf` in `confdir`, run the
 /// monitor too (once the listener is up; after `SHUTDOWNCMD` only the
 /// monitor exits, and the server keeps serving until the system stops it).
+///
+/// The devices follow `ups.conf` (see [`crate::live_set`]): a change in the
+/// config dir, SIGHUP or `hazel drivers reload` reconciles them. The server
+/// is ready (sd_notify `READY=1`) once the config is loaded, without waiting
+/// for any device's first data.
 pub async fn serve(confdir: &Path) -> anyhow::Result<ExitCode> {
+    use crate::live_set::{LiveSet, ReloadCause, Request, control::ControlSocket, notify, watch};
     raise_open_file_limit();
     let loaded = LoadedConfig::load(confdir)?;
     // Read before anything starts, so a bad upsmon.conf stops the start with its file and line.
     let monitor = crate::monitor::Monitor::load_from_confdir(confdir)?;
-    let running = start_devices(&loaded).await?;
-    let server = start_server(confdir, &loaded.settings, &running).await?;
-    tracing::info!(devices = running.devices.len(), "hazel is running");
+    let control_path = loaded.settings.control_socket();
+    let (conf, users) = load_server_config(confdir)?;
+    let tls = load_tls(confdir, &loaded.settings, &conf)?;
+    let live = LiveSet::start(loaded).await?;
+    let server = start_server(&conf, users, tls, live.store(), live.router()).await?;
+    tracing::info!(devices = live.running(), "hazel is running");
+    let live = live.spawn();
+    let set = live.requester();
+    let mut helpers = vec![watch::spawn(confdir.to_path_buf(), set.clone())];
+    match ControlSocket::bind(&control_path).await {
+        Ok(Some(socket)) => helpers.push(socket.spawn(set.clone())),
+        Ok(None) => tracing::warn!(
+            socket = %control_path.display(),
+            "another hazel serve answers on the control socket; `hazel drivers` reaches that one \
+             (set control_socket in hazel.toml)"
+        ),
+        Err(error) => tracing::warn!("{error:#}; `hazel drivers` cannot reach this server"),
+    }
+    let reload_requests = set.clone();
+    helpers.push(tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(error) => return tracing::warn!(%error, "cannot listen for SIGHUP; reload with `hazel drivers reload`"),
+        };
+        while hangups.recv().await.is_some() {
+            let _ = reload_requests.request(Request::Reload(ReloadCause::Signal)).await;
+        }
+    }));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server_task = tokio::spawn(server.run(async move {
         let _ = stop_rx.await;
     }));
+    notify::ready();
     // Plugins are precompiled for the late shutdown now, not at the last minute.
     let monitor = match monitor {
         Some(monitor) => {
@@ -189,6 +225,13 @@ pub async fn serve(confdir: &Path) -> anyhow::Result<ExitCode> {
     let monitor = monitor.map(|monitor| monitor.spawn(false)).transpose()?;
     let result = wait_for_shutdown().await;
     tracing::info!("shutting down");
+    notify::stopping();
+    for helper in &helpers {
+        helper.abort();
+    }
+    for helper in helpers {
+        let _ = helper.await;
+    }
     if let Some(monitor) = monitor
         && let Err(error) = monitor.stop().await
     {
@@ -196,7 +239,7 @@ pub async fn serve(confdir: &Path) -> anyhow::Result<ExitCode> {
     }
     let _ = stop_tx.send(());
     let _ = server_task.await;
-    running.stop().await;
+    live.stop().await;
     result.map(|()| ExitCode::SUCCESS)
 }
 

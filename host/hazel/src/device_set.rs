@@ -46,6 +46,7 @@ impl LoadedConfig {
 }
 
 /// A device ready to start.
+#[derive(Clone, Debug)]
 pub struct DevicePlan {
     /// What the runtime needs. A virtual device's upstream grant is added when
     /// its upstream has started (see [`DevicePlan::upstream`]).
@@ -81,6 +82,15 @@ impl DevicePlan {
     }
 }
 
+/// A section that cannot run, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanProblem {
+    /// The section name.
+    pub section: String,
+    /// `file:line: [name]: reason`.
+    pub message: String,
+}
+
 /// Turn each valid ups.conf section into a [`DevicePlan`]; sections whose
 /// driver has no plugin are returned as messages naming file, line and section.
 ///
@@ -88,6 +98,13 @@ impl DevicePlan {
 /// stopping in reverse stops it first). A virtual device whose upstream cannot
 /// run, or that depends on itself through a chain, is a problem too.
 pub fn plan_devices(loaded: &LoadedConfig, catalog: &PluginCatalog) -> (Vec<DevicePlan>, Vec<String>) {
+    let (plans, problems) = plan_device_set(loaded, catalog);
+    (plans, problems.into_iter().map(|p| p.message).collect())
+}
+
+/// [`plan_devices`], with each problem's section name kept apart (for the
+/// live device set, which keeps a broken section's previous device running).
+pub fn plan_device_set(loaded: &LoadedConfig, catalog: &PluginCatalog) -> (Vec<DevicePlan>, Vec<PlanProblem>) {
     let mut pending = Vec::new();
     let mut problems = Vec::new();
     let conf_path = loaded.ups_conf.path().display().to_string();
@@ -95,7 +112,10 @@ pub fn plan_devices(loaded: &LoadedConfig, catalog: &PluginCatalog) -> (Vec<Devi
     for section in loaded.ups_conf.sections() {
         match plan_device(loaded, catalog, section) {
             Ok(plan) => pending.push((locate(section), plan)),
-            Err(message) => problems.push(format!("{}: {message}", locate(section))),
+            Err(message) => problems.push(PlanProblem {
+                section: section.name().to_string(),
+                message: format!("{}: {message}", locate(section)),
+            }),
         }
     }
     // Repeatedly take the plans whose upstream is already placed; what is left
@@ -116,9 +136,12 @@ pub fn plan_devices(loaded: &LoadedConfig, catalog: &PluginCatalog) -> (Vec<Devi
     for (location, plan) in pending {
         let upstream = plan.upstream.as_ref().map(|u| u.device.as_str()).unwrap_or_default();
         let planned = loaded.ups_conf.sections().iter().any(|s| s.name() == upstream)
-            && !problems.iter().any(|p| p.contains(&format!(": [{upstream}]: ")));
+            && !problems.iter().any(|p| p.section == upstream);
         let why = if planned { "depends on itself through its upstream chain" } else { "cannot start" };
-        problems.push(format!("{location}: upstream device '{upstream}' {why}; this virtual device cannot run"));
+        problems.push(PlanProblem {
+            section: plan.config.name.clone(),
+            message: format!("{location}: upstream device '{upstream}' {why}; this virtual device cannot run"),
+        });
     }
     (plans, problems)
 }

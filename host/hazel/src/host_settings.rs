@@ -30,7 +30,13 @@ pub struct HostSettings {
     /// Where the monitor stages the kill-power bundle for `hazel-initrd`
     /// (default `/run/hazel/killpower`).
     pub killpower_dir: Option<PathBuf>,
+    /// The control socket `hazel drivers` talks to (default
+    /// [`DEFAULT_CONTROL_SOCKET`]; a relative path is relative to the config dir).
+    pub control_socket: Option<PathBuf>,
 }
+
+/// Where `hazel serve` listens for `hazel drivers` unless hazel.toml says otherwise.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/hazel/control.sock";
 
 /// `[tls]`: the server certificate chain and its private key, two PEM files.
 #[derive(Debug, Deserialize)]
@@ -132,6 +138,9 @@ impl HostSettings {
         if let Some(dir) = &mut settings.cache_dir {
             *dir = confdir.join(&*dir);
         }
+        if let Some(socket) = &mut settings.control_socket {
+            *socket = confdir.join(&*socket);
+        }
         if let Some(tls) = &mut settings.tls {
             tls.cert = confdir.join(&tls.cert);
             tls.key = confdir.join(&tls.key);
@@ -160,6 +169,11 @@ impl HostSettings {
         dirs.push("/usr/local/lib/hazel/plugins".into());
         dirs.push("/usr/lib/hazel/plugins".into());
         dirs
+    }
+
+    /// The control socket's path.
+    pub fn control_socket(&self) -> PathBuf {
+        self.control_socket.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONTROL_SOCKET))
     }
 
     /// The compiled-plugin cache directory.

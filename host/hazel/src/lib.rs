@@ -9,6 +9,7 @@ pub mod device_set;
 pub mod driver_table;
 pub mod host_settings;
 pub mod late_shutdown;
+pub mod live_set;
 pub mod monitor;
 pub mod nut_control;
 pub mod usb_explore;

@@ -81,6 +81,58 @@ enum Command {
         #[command(subcommand)]
         command: hazel::usb_explore::UsbCommand,
     },
+    /// Control the devices of a running `hazel serve`, like NUT's upsdrvctl/upsdrvsvcctl.
+    #[command(after_help = "Talks to the control socket of `hazel serve` (hazel.toml control_socket, \
+                            default /run/hazel/control.sock).")]
+    Drivers {
+        /// The control socket, instead of the one hazel.toml names.
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+        #[command(subcommand)]
+        command: DriversCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DriversCommand {
+    /// Every device: state, plugin, uptime, restarts.
+    List,
+    /// One device in detail.
+    Status {
+        /// The ups.conf section.
+        name: String,
+    },
+    /// Start a stopped device.
+    Start {
+        /// The ups.conf section.
+        name: String,
+    },
+    /// Stop a device; it stays stopped across reloads until started.
+    Stop {
+        /// The ups.conf section.
+        name: String,
+    },
+    /// Restart a device (and the virtual devices over it).
+    Restart {
+        /// The ups.conf section.
+        name: String,
+    },
+    /// Re-read ups.conf and hazel.toml and apply the changes now.
+    Reload,
+}
+
+impl DriversCommand {
+    /// The control protocol line.
+    fn request_line(&self) -> String {
+        match self {
+            DriversCommand::List => "LIST".into(),
+            DriversCommand::Status { name } => format!("STATUS {name}"),
+            DriversCommand::Start { name } => format!("START {name}"),
+            DriversCommand::Stop { name } => format!("STOP {name}"),
+            DriversCommand::Restart { name } => format!("RESTART {name}"),
+            DriversCommand::Reload => "RELOAD".into(),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -296,6 +348,9 @@ fn main() -> std::process::ExitCode {
                 commands::inspect_plugin(&confdir, &file).await
             }
             Command::Plugin { command: PluginCommand::List } => commands::list_plugins(&confdir).await,
+            Command::Drivers { socket, command } => {
+                hazel::live_set::control::drivers(&confdir, socket, &command.request_line()).await
+            }
             Command::Usb { command } => hazel::usb_explore::run(&confdir, command).await,
             Command::KillPower { ups } => {
                 hazel::late_shutdown::kill_power(&confdir, &ups).await.map(|()| std::process::ExitCode::SUCCESS)

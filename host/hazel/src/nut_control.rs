@@ -2,13 +2,15 @@
 //! requests to the device supervisors.
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 
 use hazel_netserver::{Completion, ControlError, DeviceControl, HandoffError};
 use hazel_runtime::{DeviceClient, DeviceFailure, RequestError};
 
-/// Routes writes from NUT clients to the devices' supervisor tasks.
+/// Routes writes from NUT clients to the devices' supervisor tasks. The
+/// live device set updates it as devices start, restart and stop.
 pub struct DeviceRouter {
-    devices: HashMap<String, DeviceClient>,
+    devices: RwLock<HashMap<String, DeviceClient>>,
 }
 
 impl DeviceRouter {
@@ -16,13 +18,28 @@ impl DeviceRouter {
     /// compare case-insensitively).
     pub fn new(devices: impl IntoIterator<Item = (String, DeviceClient)>) -> Self {
         DeviceRouter {
-            devices: devices.into_iter().map(|(name, client)| (name.to_ascii_lowercase(), client)).collect(),
+            devices: RwLock::new(
+                devices.into_iter().map(|(name, client)| (name.to_ascii_lowercase(), client)).collect(),
+            ),
         }
     }
 
-    fn client(&self, device: &str) -> Result<&DeviceClient, HandoffError> {
+    /// Route `device`'s requests to `client` (a device started or restarted).
+    pub fn insert(&self, device: &str, client: DeviceClient) {
+        self.devices.write().unwrap_or_else(|e| e.into_inner()).insert(device.to_ascii_lowercase(), client);
+    }
+
+    /// Stop routing to `device` (it was stopped or removed).
+    pub fn remove(&self, device: &str) {
+        self.devices.write().unwrap_or_else(|e| e.into_inner()).remove(&device.to_ascii_lowercase());
+    }
+
+    fn client(&self, device: &str) -> Result<DeviceClient, HandoffError> {
         self.devices
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
             .get(&device.to_ascii_lowercase())
+            .cloned()
             .ok_or_else(|| HandoffError::new(format!("no running device '{device}'")))
     }
 }
@@ -66,6 +83,6 @@ impl DeviceControl for DeviceRouter {
     }
 
     fn is_connected(&self, device: &str) -> bool {
-        self.client(device).is_ok_and(DeviceClient::is_running)
+        self.client(device).is_ok_and(|client| client.is_running())
     }
 }

@@ -6,7 +6,7 @@
 //! marks its own device stale and restarts; nothing else notices.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use hazel_state::{Availability, DeviceState, Edit, Snapshot, ValueRange, VarMeta};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -155,19 +155,67 @@ impl DeviceClient {
     }
 }
 
+/// What a device's supervisor is doing, for operators (`hazel drivers`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SupervisorPhase {
+    /// A plugin instance is being created and initialised.
+    Starting,
+    /// The current instance initialised and is being polled.
+    Running,
+    /// The last instance ended; the next one starts at `retry_at`.
+    BackingOff {
+        /// When the next instance starts.
+        retry_at: SystemTime,
+        /// Why the last one ended.
+        reason: String,
+    },
+    /// The configuration cannot work (the plugin rejected it, or it needs
+    /// a capability the host cannot grant); no more attempts.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A device supervisor's life so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SupervisorStatus {
+    /// What it is doing now.
+    pub phase: SupervisorPhase,
+    /// Plugin instances started after the first one (restarts after faults).
+    pub restarts: u32,
+    /// When the current instance finished `init`, while it runs.
+    pub running_since: Option<SystemTime>,
+    /// The last reason an instance ended, if one did.
+    pub last_error: Option<String>,
+}
+
+impl SupervisorStatus {
+    fn new() -> Self {
+        SupervisorStatus { phase: SupervisorPhase::Starting, restarts: 0, running_since: None, last_error: None }
+    }
+}
+
 /// Handle to a running device task. Dropping it stops the device.
 pub struct DeviceHandle {
     client: DeviceClient,
     task: Option<JoinHandle<()>>,
     state: Arc<DeviceState>,
+    status: watch::Receiver<SupervisorStatus>,
 }
 
 impl DeviceHandle {
     /// Start `config` as a supervised task publishing into `state`.
     pub fn spawn(runtime: Arc<Runtime>, config: DeviceConfig, state: Arc<DeviceState>) -> DeviceHandle {
         let (tx, rx) = mpsc::channel(16);
-        let task = tokio::spawn(supervise(runtime, config, state.clone(), rx));
-        DeviceHandle { client: DeviceClient { requests: tx }, task: Some(task), state }
+        let (status_tx, status) = watch::channel(SupervisorStatus::new());
+        let task = tokio::spawn(supervise(runtime, config, state.clone(), rx, status_tx));
+        DeviceHandle { client: DeviceClient { requests: tx }, task: Some(task), state, status }
+    }
+
+    /// What the supervisor is doing now, and how often it restarted the plugin.
+    pub fn supervisor_status(&self) -> SupervisorStatus {
+        self.status.borrow().clone()
     }
 
     /// The device's state.
@@ -226,15 +274,21 @@ async fn supervise(
     config: DeviceConfig,
     state: Arc<DeviceState>,
     mut rx: mpsc::Receiver<Request>,
+    status: watch::Sender<SupervisorStatus>,
 ) {
     state.set_ignore_lb(config.ignore_lb);
     let mut backoff = config.initial_backoff;
     loop {
         let started = Instant::now();
-        let reason = match run_instance(&runtime, &config, &state, &mut rx).await {
+        let reason = match run_instance(&runtime, &config, &state, &mut rx, &status).await {
             Ended::Retry(reason) => reason,
             Ended::Permanent(reason) => {
                 tracing::error!(device = %config.name, "{reason}; not retrying until the configuration changes");
+                status.send_modify(|s| {
+                    s.phase = SupervisorPhase::Failed { reason: reason.clone() };
+                    s.running_since = None;
+                    s.last_error = Some(reason.clone());
+                });
                 state.mark_stale(reason.clone());
                 refuse_requests_forever(&mut rx, &reason).await;
                 return;
@@ -245,8 +299,17 @@ async fn supervise(
             backoff = config.initial_backoff;
         }
         tracing::warn!(device = %config.name, plugin = %config.plugin.name(), "{reason}; restarting in {backoff:?}");
+        status.send_modify(|s| {
+            s.phase = SupervisorPhase::BackingOff { retry_at: SystemTime::now() + backoff, reason: reason.clone() };
+            s.running_since = None;
+            s.last_error = Some(reason.clone());
+        });
         state.mark_stale(reason.clone());
         refuse_requests_until(&mut rx, tokio::time::Instant::now() + backoff, &reason).await;
+        status.send_modify(|s| {
+            s.phase = SupervisorPhase::Starting;
+            s.restarts += 1;
+        });
         backoff = (backoff * 2).min(config.max_backoff);
     }
 }
@@ -256,6 +319,7 @@ async fn run_instance(
     config: &DeviceConfig,
     state: &DeviceState,
     rx: &mut mpsc::Receiver<Request>,
+    status: &watch::Sender<SupervisorStatus>,
 ) -> Ended {
     let mut instance = match DeviceInstance::new(runtime, &config.plugin, &config.name, &config.grants).await {
         Ok(i) => i,
@@ -287,6 +351,10 @@ async fn run_instance(
     }
     state.reset();
     state.apply_host_edits(config.host_edits.iter().cloned());
+    status.send_modify(|s| {
+        s.phase = SupervisorPhase::Running;
+        s.running_since = Some(SystemTime::now());
+    });
 
     let mut ticker = tokio::time::interval(config.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

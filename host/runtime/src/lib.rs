@@ -24,7 +24,9 @@ pub mod kill;
 pub mod limits;
 pub mod plugin;
 
-pub use device::{DeviceClient, DeviceConfig, DeviceFailure, DeviceHandle, RequestError};
+pub use device::{
+    DeviceClient, DeviceConfig, DeviceFailure, DeviceHandle, RequestError, SupervisorPhase, SupervisorStatus,
+};
 pub use engine::{Runtime, RuntimeConfig};
 pub use grants::Grants;
 pub use instance::{CallError, DeviceInstance};

@@ -137,6 +137,49 @@ impl StateStore {
         devices.entry(Name::new(device.name())).or_insert_with(|| (order, Arc::new(device))).1.clone()
     }
 
+    /// Add a device, or put it in the place of the existing one of that name
+    /// (keeping its position), so readers never see the name missing.
+    pub fn replace(&self, device: DeviceState) -> Arc<DeviceState> {
+        let mut devices = self.devices.write().unwrap_or_else(|e| e.into_inner());
+        let device = Arc::new(device);
+        let name = Name::new(device.name());
+        let order = match devices.get(&name) {
+            Some((order, _)) => *order,
+            None => self.next_order.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        };
+        devices.insert(name, (order, device.clone()));
+        device
+    }
+
+    /// Put the devices in the order of `names` (e.g. after a config reload
+    /// moved or inserted sections); devices not named keep their relative
+    /// order after them.
+    pub fn reorder<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        let mut devices = self.devices.write().unwrap_or_else(|e| e.into_inner());
+        let mut wanted: Vec<Name> = Vec::new();
+        for name in names {
+            let name = Name::new(name);
+            if devices.contains_key(&name) && !wanted.contains(&name) {
+                wanted.push(name);
+            }
+        }
+        let mut rest: Vec<(usize, Name)> = devices
+            .iter()
+            .filter(|(name, _)| !wanted.contains(name))
+            .map(|(name, (o, _))| (*o, name.clone()))
+            .collect();
+        rest.sort_by_key(|(order, _)| *order);
+        let all = wanted.into_iter().chain(rest.into_iter().map(|(_, name)| name));
+        let mut next = 0;
+        for (position, name) in all.enumerate() {
+            if let Some((order, _)) = devices.get_mut(&name) {
+                *order = position;
+            }
+            next = position + 1;
+        }
+        self.next_order.store(next, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Remove a device; returns it if it existed.
     pub fn remove(&self, name: &str) -> Option<Arc<DeviceState>> {
         let mut devices = self.devices.write().unwrap_or_else(|e| e.into_inner());
@@ -187,5 +230,23 @@ mod tests {
         assert_eq!(names, ["zeta", "Alpha"]);
         assert!(store.remove("zeta").is_some());
         assert!(store.get("zeta").is_none());
+    }
+
+    #[test]
+    fn replace_keeps_the_place_and_reorder_follows_the_names() {
+        let store = StateStore::new();
+        for name in ["a", "b", "c"] {
+            store.insert(DeviceState::new(name, None));
+        }
+        let old = store.get("b").unwrap();
+        let new = store.replace(DeviceState::new("B", Some("new".into())));
+        assert!(!Arc::ptr_eq(&old, &new));
+        let names = |store: &StateStore| store.devices().iter().map(|d| d.name().to_string()).collect::<Vec<_>>();
+        assert_eq!(names(&store), ["a", "B", "c"]);
+        store.insert(DeviceState::new("d", None));
+        store.reorder(["d", "c", "nosuch", "a"]);
+        assert_eq!(names(&store), ["d", "c", "a", "B"]);
+        store.insert(DeviceState::new("e", None));
+        assert_eq!(names(&store), ["d", "c", "a", "B", "e"]);
     }
 }
