@@ -83,7 +83,10 @@ enum Outcome {
 pub struct Tokenizer {
     state: State,
     /// Committed tokens back to back, followed by the token being built.
-    text: String,
+    /// Only bytes 0x20..=0x7F enter it, so it is always ASCII; bytes rather
+    /// than a `String` so runs are appended without a UTF-8 check each
+    /// (one check per completed line instead).
+    text: Vec<u8>,
     /// End offset in `text` of each committed token.
     ends: [usize; MAX_TOKENS],
     /// Number of committed tokens.
@@ -109,7 +112,7 @@ impl Tokenizer {
     pub fn new() -> Self {
         Tokenizer {
             state: State::WordStart,
-            text: String::new(),
+            text: Vec::new(),
             ends: [0; MAX_TOKENS],
             count: 0,
             line_done: false,
@@ -158,8 +161,7 @@ impl Tokenizer {
         self.begin_line_if_done();
         let room = MAX_TOKEN_LEN.saturating_sub(self.word_len());
         let kept = run.get(..run.len().min(room)).unwrap_or(&[]);
-        // Plain bytes are printable ASCII, hence valid UTF-8.
-        self.text.push_str(std::str::from_utf8(kept).unwrap_or(""));
+        self.text.extend_from_slice(kept);
         self.state = State::Word;
     }
 
@@ -214,7 +216,10 @@ impl Tokenizer {
     fn line(&self) -> Line<'_> {
         let ends = self.ends.get(..self.count).unwrap_or(&[]);
         let used = ends.last().copied().unwrap_or(0);
-        Line { text: self.text.get(..used).unwrap_or(""), ends, number: self.line_start }
+        // Always ASCII (see `text`), so the check passes and token ends fall
+        // on character boundaries.
+        let text = std::str::from_utf8(self.text.get(..used).unwrap_or(&[])).unwrap_or("");
+        Line { text, ends, number: self.line_start }
     }
 
     /// Runs the state machine on one byte.
@@ -328,7 +333,7 @@ impl Tokenizer {
         if !(0x20..=0x7f).contains(&byte) || self.word_len() >= MAX_TOKEN_LEN {
             return;
         }
-        self.text.push(char::from(byte));
+        self.text.push(byte);
     }
 
     /// Commit the token, or drop it past the token limit.
