@@ -115,13 +115,15 @@ impl Reply {
     /// [`line`](Self::line) of the concatenated `parts`, without building
     /// the line first when it needs no filtering or cutting (the common case).
     pub(crate) fn line_parts(&mut self, parts: &[&str]) {
-        let length: usize = parts.iter().map(|part| part.len()).sum();
-        if length < MAX_REPLY_LINE && parts.iter().all(|part| is_wire_safe(part)) {
-            for part in parts {
-                self.bytes.extend_from_slice(part.as_bytes());
-            }
+        let start = self.bytes.len();
+        for part in parts {
+            self.bytes.extend_from_slice(part.as_bytes());
+        }
+        let written = self.bytes.get(start..).unwrap_or(&[]);
+        if written.len() < MAX_REPLY_LINE && is_wire_safe(written) {
             self.bytes.push(b'\n');
         } else {
+            self.bytes.truncate(start);
             self.line(&parts.concat());
         }
     }
@@ -131,22 +133,28 @@ impl Reply {
     /// written straight into the reply: an escaped value never ends in an
     /// odd run of backslashes, so the slow path would keep it whole too.
     pub(crate) fn quoted_line_parts(&mut self, prefix: &[&str], value: &str) {
-        let prefix_length: usize = prefix.iter().map(|part| part.len()).sum();
+        let start = self.bytes.len();
+        for part in prefix {
+            self.bytes.extend_from_slice(part.as_bytes());
+        }
+        self.bytes.push(b'"');
         let escapes = value.bytes().filter(|&b| needs_escape(b)).count();
-        let fits = prefix_length + 2 + value.len() + escapes < MAX_REPLY_LINE;
-        if fits && is_wire_safe(value) && prefix.iter().all(|part| is_wire_safe(part)) {
-            for part in prefix {
-                self.bytes.extend_from_slice(part.as_bytes());
-            }
-            self.bytes.push(b'"');
+        if escapes == 0 {
+            self.bytes.extend_from_slice(value.as_bytes());
+        } else {
             for &byte in value.as_bytes() {
                 if needs_escape(byte) {
                     self.bytes.push(b'\\');
                 }
                 self.bytes.push(byte);
             }
-            self.bytes.extend_from_slice(b"\"\n");
+        }
+        self.bytes.push(b'"');
+        let written = self.bytes.get(start..).unwrap_or(&[]);
+        if written.len() < MAX_REPLY_LINE && is_wire_safe(written) {
+            self.bytes.push(b'\n');
         } else {
+            self.bytes.truncate(start);
             self.quoted_line(&prefix.concat(), value);
         }
     }
@@ -178,8 +186,9 @@ fn wire_safe(text: &str) -> Cow<'_, str> {
 
 /// Whether [`wire_safe`] keeps `text` as it is: every byte printable ASCII
 /// or DEL (a non-ASCII character's bytes are all above 0x7F).
-fn is_wire_safe(text: &str) -> bool {
-    text.bytes().all(|b| (0x20..=0x7f).contains(&b))
+fn is_wire_safe(text: &[u8]) -> bool {
+    // Counting (no early exit) lets the compiler check many bytes at once.
+    text.iter().filter(|&&b| !(0x20..=0x7f).contains(&b)).count() == 0
 }
 
 /// The bytes `encode` (NUT `pconf_encode`) puts a backslash before.
