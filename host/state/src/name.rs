@@ -139,6 +139,7 @@ mod tests {
             for y in alphabet {
                 for z in alphabet {
                     words.push(format!("{x}{y}{z}"));
+                    words.push(format!("battery.{x}{y}{z}"));
                 }
             }
         }
