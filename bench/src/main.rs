@@ -4,12 +4,15 @@
 //! - per-device poll cost: one `update()` call in-process, and the CPU time
 //!   the whole `hazel serve` process spends per device poll;
 //! - plugin start time: cold (compile) and warm (compiled-plugin cache);
-//! - `net`: the NUT server against real upsd, side by side (see [`net`]).
+//! - `net`: the NUT server against real upsd, side by side (see [`net`]);
+//! - `usbhid`: descriptor parse and per-poll cost of the usbhid plugin on a
+//!   replayed capture (see [`usbhid`]; only when asked for by name).
 //!
 //! Run with `cargo xtask bench [foundation|net]` (release build; no argument
 //! runs both). Figures depend on the machine; bench/README.md records a run.
 
 mod net;
+mod usbhid;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -31,7 +34,7 @@ fn dev_file() -> PathBuf {
     root().join("host/hazel/demo/backups.dev")
 }
 
-const USAGE: &str = "usage: hazel-bench [foundation|net]  (no argument: both)";
+const USAGE: &str = "usage: hazel-bench [foundation|net|usbhid]  (no argument: foundation and net)";
 
 fn main() -> anyhow::Result<()> {
     let which = std::env::args().nth(1);
@@ -39,6 +42,7 @@ fn main() -> anyhow::Result<()> {
         None => (true, true),
         Some("foundation") => (true, false),
         Some("net") => (false, true),
+        Some("usbhid") => return usbhid::run(),
         Some(other) => bail!("unknown benchmark {other:?}; {USAGE}"),
     };
     if foundation {
