@@ -134,12 +134,13 @@ impl Reply {
     /// odd run of backslashes, so the slow path would keep it whole too.
     pub(crate) fn quoted_line_parts(&mut self, prefix: &[&str], value: &str) {
         let start = self.bytes.len();
+        let length = prefix.iter().map(|part| part.len()).sum::<usize>() + value.len() + 3;
+        self.bytes.reserve(length);
         for part in prefix {
             self.bytes.extend_from_slice(part.as_bytes());
         }
         self.bytes.push(b'"');
-        let escapes = value.bytes().filter(|&b| needs_escape(b)).count();
-        if escapes == 0 {
+        if !value.bytes().fold(false, |any, b| any | needs_escape(b)) {
             self.bytes.extend_from_slice(value.as_bytes());
         } else {
             for &byte in value.as_bytes() {
@@ -187,8 +188,8 @@ fn wire_safe(text: &str) -> Cow<'_, str> {
 /// Whether [`wire_safe`] keeps `text` as it is: every byte printable ASCII
 /// or DEL (a non-ASCII character's bytes are all above 0x7F).
 fn is_wire_safe(text: &[u8]) -> bool {
-    // Counting (no early exit) lets the compiler check many bytes at once.
-    text.iter().filter(|&&b| !(0x20..=0x7f).contains(&b)).count() == 0
+    // A fold without early exit lets the compiler check many bytes at once.
+    !text.iter().fold(false, |unsafe_seen, &b| unsafe_seen | (b.wrapping_sub(0x20) >= 0x60))
 }
 
 /// The bytes `encode` (NUT `pconf_encode`) puts a backslash before.
