@@ -16,7 +16,8 @@ commands:
   build   build the plugins (wasm32-wasip2) and the host; plugins land in target/plugins
   demo    build, then serve the bundled demo config (a dummy UPS) on 127.0.0.1:3493
   test    build, then run every test (installs what the tests need when missing)
-  bench   build in release mode and run the benchmarks in bench/ (`bench net`: NUT server vs upsd only)
+  bench   build in release mode and run the benchmarks in bench/ (`bench net`: NUT server vs upsd only;
+          `bench killpower`: hazel-initrd vs nutdrv_qx -k)
 ";
 
 fn main() -> anyhow::Result<()> {
@@ -76,19 +77,23 @@ fn ensure_debian_packages(packages: &[&str], programs: &[&str]) -> anyhow::Resul
     if programs.iter().all(|p| have(p) || Path::new(p).exists()) {
         return Ok(());
     }
-    let sudo = if is_root() { vec![] } else { vec!["sudo"] };
-    let apt = |args: &[&str]| {
-        let mut cmd = Command::new(sudo.first().copied().unwrap_or("apt-get"));
-        if !sudo.is_empty() {
-            cmd.arg("apt-get");
-        }
-        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        cmd
-    };
-    run(&mut apt(&["update", "-q"]))?;
-    let mut install = apt(&["install", "-y", "-q", "--no-install-recommends"]);
+    run(&mut apt_get(&["update", "-q"]))?;
+    let mut install = apt_get(&["install", "-y", "-q", "--no-install-recommends"]);
     install.args(packages);
     run(&mut install)
+}
+
+/// `apt-get ARGS` as root (through sudo when not root).
+fn apt_get(args: &[&str]) -> Command {
+    let mut cmd = if is_root() {
+        Command::new("apt-get")
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg("apt-get");
+        sudo
+    };
+    cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+    cmd
 }
 
 /// NUT's clients (`nut-client`) and its upsd and drivers (`nut-server`).
@@ -97,6 +102,49 @@ fn ensure_nut() -> anyhow::Result<()> {
         &["nut-client", "nut-server"],
         &["upsc", "upscmd", "upsrw", "/usr/sbin/upsd", "/lib/nut/dummy-ups"],
     )
+}
+
+/// The exitrd test's VM: qemu, a static busybox and cpio from Debian, and a
+/// Debian kernel extracted once into `target/qemu/vmlinuz` (the package named
+/// exactly: a glob would fetch every kernel flavour).
+fn ensure_qemu(root: &Path) -> anyhow::Result<()> {
+    // Debian's dynamic busybox also installs /bin/busybox: look for busybox-static's own files.
+    let programs = ["qemu-system-x86_64", "cpio", "/usr/share/doc/busybox-static"];
+    ensure_debian_packages(&["qemu-system-x86", "busybox-static", "cpio"], &programs)?;
+    let dir = root.join("target/qemu");
+    let kernel = dir.join("vmlinuz");
+    if kernel.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // The package lists may be older than the last kernel update: refresh them first.
+    run(&mut apt_get(&["update", "-q"]))?;
+    let depends = Command::new("apt-cache").args(["depends", "linux-image-amd64"]).output()?;
+    let package = String::from_utf8_lossy(&depends.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Depends: ").filter(|p| p.starts_with("linux-image-")).map(str::to_string))
+        .context("apt-cache depends linux-image-amd64 names no kernel package")?;
+    run(Command::new("apt-get").current_dir(&dir).args(["download", &package]))?;
+    let deb = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .context("apt-get download left no .deb")?;
+    let extract = "dpkg-deb --fsys-tarfile \"$DEB\" | tar -xO --wildcards './boot/vmlinuz-*' > vmlinuz.part \
+                   && mv vmlinuz.part vmlinuz";
+    run(Command::new("sh").current_dir(&dir).args(["-c", extract]).env("DEB", &deb))?;
+    std::fs::remove_file(&deb).with_context(|| format!("removing {}", deb.display()))
+}
+
+/// The static `hazel-initrd` of the initrd profile, in its own target dir
+/// (a static build's flags would rebuild everything in target/debug).
+fn build_static_initrd(root: &Path) -> anyhow::Result<()> {
+    let target = host_triple()?;
+    let mut cmd = cargo();
+    cmd.current_dir(root)
+        .args(["build", "-p", "hazel-initrd", "--profile", "initrd", "--target", &target, "--target-dir"])
+        .arg(root.join("target/initrd"))
+        .env("RUSTFLAGS", "-C target-feature=+crt-static");
+    run(&mut cmd)
 }
 
 /// `pip install` the Python modules in `modules` that `python3` cannot import.
@@ -182,6 +230,11 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     // compare Hazel with NUT's own upsd and dummy-ups.
     ensure_nut()?;
     ensure_python_packages(&["aionut"])?;
+    // The exitrd test boots the static hazel-initrd in a VM.
+    if let Err(error) = ensure_qemu(root) {
+        eprintln!("xtask: warning: {error:#}: the exitrd qemu test will skip");
+    }
+    build_static_initrd(root)?;
     // Plugin logic is plain Rust: its unit tests run natively.
     let host_target = host_triple()?;
     run(cargo().current_dir(root.join("plugins")).args(["test", "--target", &host_target, "--workspace"]))?;
@@ -197,8 +250,9 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
 
 fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     build_plugins(root)?;
-    // Benchmarks run real upsd beside Hazel.
+    // Benchmarks run real upsd beside Hazel, and NUT's nutdrv_qx -k beside the static hazel-initrd.
     ensure_nut()?;
+    build_static_initrd(root)?;
     // A separate target dir: a release build holds cargo's lock on its target dir for
     // minutes, and must not block debug builds and tests meanwhile.
     let target = root.join("target/bench");

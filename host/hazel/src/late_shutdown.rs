@@ -70,12 +70,16 @@ pub async fn kill_power(confdir: &Path, name: &str) -> anyhow::Result<()> {
 }
 
 /// Precompiled code of `plugin`: the `.cwasm` it was loaded from, or its
-/// `.wasm` compiled now for the runtime-only engine.
-fn precompiled(plugin: &Plugin) -> anyhow::Result<Vec<u8>> {
+/// `.wasm` compiled now for the runtime-only engine: for this CPU, or with
+/// `portable` for the architecture's baseline (code that runs on another machine).
+fn precompiled(plugin: &Plugin, portable: bool) -> anyhow::Result<Vec<u8>> {
     let path = plugin.path();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     if path.extension().is_some_and(|e| e == "cwasm") {
         return Ok(bytes);
+    }
+    if portable {
+        return Ok(hazel_runtime::engine::precompile_plugin_portable(path, &bytes)?);
     }
     Ok(hazel_runtime::engine::precompile_plugin(path, &bytes)?)
 }
@@ -91,7 +95,8 @@ fn bundle_entry(section: &Section, plan: &DevicePlan) -> anyhow::Result<(UpsEntr
             section.driver()
         ),
     };
-    let bytes = precompiled(&config.plugin)?;
+    // Staged on the machine that will run it: this CPU's features.
+    let bytes = precompiled(&config.plugin, false)?;
     let file = format!("{}.cwasm", config.plugin.name());
     let entry = UpsEntry {
         name: config.name.clone(),
@@ -242,7 +247,8 @@ pub async fn initrd_bundle(confdir: &Path, request: &InitrdBundleRequest) -> any
     for name in &request.plugins {
         let plugin =
             catalog.get(name).with_context(|| format!("plugin '{name}' not found (see `hazel plugin list`)"))?;
-        let bytes = precompiled(&plugin)?;
+        // The image boots on machines other than the builder's (a VM, an older CPU).
+        let bytes = precompiled(&plugin, true)?;
         let file = format!("{name}.cwasm");
         write_file(&out.join(LIB_DIR).join("plugins").join(&file), &bytes, 0o644)?;
         sums.push_str(&format!("{}  {file}\n", hazel_killpower::sha256_hex(&bytes)));
@@ -308,7 +314,8 @@ switches the UPS off from that bundle alone.
 
 - `usr/lib/hazel/hazel-initrd`: the static binary (wasmtime runtime only).
 - `usr/lib/hazel/plugins/*.cwasm`: precompiled plugins and their SHA256SUMS;
-  they must come from the same Hazel build as the binary.
+  they must come from the same Hazel build as the binary, and are compiled
+  for the architecture's baseline CPU, so they load on any machine of it.
 - `usr/lib/systemd/system-shutdown/hazel-killpower.shutdown`: the hook for a
   classic OS.
 - `usr/lib/dracut/modules.d/91hazel/`: a dracut module running it in the

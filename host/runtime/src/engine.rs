@@ -73,6 +73,23 @@ pub fn precompile_plugin(path: &std::path::Path, wasm: &[u8]) -> Result<Vec<u8>,
     engine.precompile_component(wasm).map_err(invalid)
 }
 
+/// Like [`precompile_plugin`], but for this architecture's baseline CPU
+/// rather than this CPU: naming the target explicitly turns off wasmtime's
+/// host feature detection, so the code uses no optional ISA extension (no
+/// AVX) and loads on any CPU of the architecture. For a tree built on one
+/// machine and run on another (an image builder's initrd, a VM under qemu
+/// TCG, which lacks AVX-512).
+#[cfg(feature = "compiler")]
+pub fn precompile_plugin_portable(path: &std::path::Path, wasm: &[u8]) -> Result<Vec<u8>, crate::plugin::PluginError> {
+    let invalid =
+        |e: wasmtime::Error| crate::plugin::PluginError::Invalid { path: path.into(), message: format!("{e:#}") };
+    let mut config = engine_config();
+    // wasmtime checks only the architecture and OS of a precompiled module's triple.
+    config.target(&format!("{}-unknown-{}", std::env::consts::ARCH, std::env::consts::OS)).map_err(invalid)?;
+    let engine = Engine::new(&config).map_err(invalid)?;
+    engine.precompile_component(wasm).map_err(invalid)
+}
+
 impl Runtime {
     /// Build the engine, link the capabilities and start the epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Arc<Self>, RuntimeError> {
