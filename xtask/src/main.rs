@@ -238,8 +238,8 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     // Plugin logic is plain Rust: its unit tests run natively.
     let host_target = host_triple()?;
     run(cargo().current_dir(root.join("plugins")).args(["test", "--target", &host_target, "--workspace"]))?;
-    // End-to-end tests run the hazel binary itself (and simulate serial UPSes with hazel-sim's library).
-    run(cargo().current_dir(root).args(["build", "-p", "hazel", "-p", "hazel-sim"]))?;
+    // End-to-end tests run the hazel and hazel-initrd binaries (and simulate serial UPSes with hazel-sim).
+    run(cargo().current_dir(root).args(["build", "-p", "hazel", "-p", "hazel-sim", "-p", "hazel-initrd"]))?;
     let mut cmd = cargo();
     cmd.current_dir(root)
         .args(["test", "--workspace", "--no-fail-fast"])
