@@ -137,7 +137,7 @@ fn edits_under_a_running_server_touch_only_what_changed() {
 
     // Changed, in place: b restarts, and so does the clone-outlet over it.
     let b_changed =
-        format!("[b]\n\tdriver = dummy-ups\n\tport = b.dev\n\tpollinterval = 1\n\tdesc = \"now described\"\n");
+        "[b]\n\tdriver = dummy-ups\n\tport = b.dev\n\tpollinterval = 1\n\tdesc = \"now described\"\n".to_string();
     std::fs::write(dir.join("ups.conf"), format!("{a}{b_changed}{clone_b}{c}")).unwrap();
     eventually("b restarted", || status(&server, "b")["restarts"] == "1 (host 1, plugin 0)");
     eventually("cb restarted with b", || status(&server, "cb")["restarts"] == "1 (host 1, plugin 0)");
