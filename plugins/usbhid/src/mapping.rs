@@ -120,6 +120,10 @@ pub const DEFAULT_DELAYS: (i64, i64) = (20, 30);
 /// CyberPower's defaults: its firmware counts shutdown delays in whole
 /// minutes, so the usual 20/30 s would round to nothing (NUT uses 60/120).
 pub const CYBERPOWER_DELAYS: (i64, i64) = (60, 120);
+/// Legrand's defaults: the Keor PDU's `UPS.Output` delays have a 60 s
+/// physical unit (its descriptor maps logical −1..32767 to −60..1966020 s),
+/// so whole minutes, as for CyberPower (our choice, read off the descriptor).
+pub const LEGRAND_DELAYS: (i64, i64) = (60, 120);
 
 const fn var(name: &'static str, path: &'static str, decimals: u8, flags: u8) -> Row {
     Row { name, path, flags, action: Action::Var(Convert::Decimals(decimals)) }
@@ -527,6 +531,97 @@ pub static TRIPP_LITE_ROWS: &[Row] = &[
     fixed("shutdown.stop", "UPS.OutletSystem.Outlet.DelayBeforeShutdown", -1),
 ];
 
+/// The "PowerConverter / Flow / OutletSystem" layout that Tripp Lite,
+/// Liebert (PSA5, PSI5) and Legrand (UPS 1cb0:0032) firmware share: input and
+/// output measurements under `UPS.PowerConverter`, ratings under `UPS.Flow`,
+/// the load and the shutdown delays on the (single) `UPS.OutletSystem.Outlet`.
+pub static CONVERTER_ROWS: &[Row] = &[
+    var("input.voltage", "UPS.PowerConverter.Input.Voltage", 1, 0),
+    var("input.frequency", "UPS.PowerConverter.Input.Frequency", 1, 0),
+    var("input.voltage.nominal", "UPS.PowerSummary.Input.ConfigVoltage", 0, STATIC),
+    var("input.transfer.low", "UPS.PowerConverter.Output.LowVoltageTransfer", 0, SEMI_STATIC | RW),
+    var("input.transfer.high", "UPS.PowerConverter.Output.HighVoltageTransfer", 0, SEMI_STATIC | RW),
+    var("output.voltage", "UPS.PowerConverter.Output.Voltage", 1, 0),
+    var("output.frequency", "UPS.PowerConverter.Output.Frequency", 1, 0),
+    var("output.current", "UPS.PowerConverter.Output.Current", 2, 0),
+    var("output.voltage.nominal", "UPS.Flow.ConfigVoltage", 0, STATIC),
+    var("output.frequency.nominal", "UPS.Flow.ConfigFrequency", 0, STATIC),
+    var("ups.power.nominal", "UPS.Flow.ConfigApparentPower", 0, STATIC),
+    var("ups.power", "UPS.PowerConverter.Output.ApparentPower", 0, 0),
+    var("ups.realpower", "UPS.PowerConverter.Output.ActivePower", 0, 0),
+    var("ups.load", "UPS.OutletSystem.Outlet.PercentLoad", 0, 0),
+    var("battery.voltage.nominal", "UPS.BatterySystem.Battery.ConfigVoltage", 1, STATIC),
+    absent("ups.delay.shutdown", "UPS.OutletSystem.Outlet.DelayBeforeShutdown", Default::OffDelay),
+    absent("ups.delay.start", "UPS.OutletSystem.Outlet.DelayBeforeStartup", Default::OnDelay),
+    var("ups.timer.shutdown", "UPS.OutletSystem.Outlet.DelayBeforeShutdown", 0, QUICK_POLL),
+    var("ups.timer.start", "UPS.OutletSystem.Outlet.DelayBeforeStartup", 0, QUICK_POLL),
+    var("ups.timer.reboot", "UPS.OutletSystem.Outlet.DelayBeforeReboot", 0, QUICK_POLL),
+    cmd("load.off.delay", "UPS.OutletSystem.Outlet.DelayBeforeShutdown", OffDelay),
+    cmd("load.on.delay", "UPS.OutletSystem.Outlet.DelayBeforeStartup", OnDelay),
+    fixed("shutdown.stop", "UPS.OutletSystem.Outlet.DelayBeforeShutdown", -1),
+    fixed("shutdown.reboot", "UPS.OutletSystem.Outlet.DelayBeforeReboot", 10),
+    status("UPS.BatterySystem.Battery.PresentStatus.NeedReplacement", REPLACE_BATTERY, 0),
+    status("UPS.BatterySystem.Battery.PresentStatus.FullyDischarged", DEPLETED, 0),
+];
+
+/// Liebert GXT5: its PowerSummary carries the status bits directly (no
+/// PresentStatus collection) and the self-test; the rest comes from
+/// [`CONVERTER_ROWS`] (PSA5/PSI5) and the common rows.
+pub static LIEBERT_ROWS: &[Row] = &[
+    status("UPS.PowerSummary.ACPresent", ONLINE, QUICK_POLL),
+    status("UPS.PowerSummary.Discharging", DISCHARGING, QUICK_POLL),
+    status("UPS.PowerSummary.Charging", CHARGING, QUICK_POLL),
+    status("UPS.PowerSummary.BelowRemainingCapacityLimit", LOW_BATTERY, QUICK_POLL),
+    status("UPS.PowerSummary.BatteryPresent", BATTERY_PRESENT, 0),
+    status("UPS.PowerSummary.FullyCharged", FULLY_CHARGED, 0),
+    status("UPS.PowerSummary.FullyDischarged", DEPLETED, 0),
+    status("UPS.PowerSummary.NeedReplacement", REPLACE_BATTERY, 0),
+    status("UPS.PowerSummary.Overload", OVERLOAD, 0),
+    status("UPS.PowerSummary.OverTemperature", OVERHEAT, 0),
+    status("UPS.PowerSummary.VoltageOutOfRange", VOLTAGE_RANGE, 0),
+    status("UPS.PowerSummary.CommunicationLost", COMM_FAULT, 0),
+    var("ups.power.nominal", "UPS.PowerSummary.ConfigApparentPower", 0, STATIC),
+    var("ups.realpower.nominal", "UPS.PowerSummary.ConfigActivePower", 0, STATIC),
+    var("output.frequency.nominal", "UPS.PowerSummary.ConfigFrequency", 0, STATIC),
+    conv("ups.test.result", "UPS.PowerSummary.Test", Lookup(TEST_RESULT), 0),
+    fixed("test.battery.start.quick", "UPS.PowerSummary.Test", 1),
+    fixed("test.battery.start.deep", "UPS.PowerSummary.Test", 2),
+    fixed("test.battery.stop", "UPS.PowerSummary.Test", 3),
+];
+
+/// Legrand Keor PDU: delays, self-test and converter status under
+/// `UPS.Output` (the UPS 1cb0:0032 uses [`CONVERTER_ROWS`] instead).
+pub static LEGRAND_ROWS: &[Row] = &[
+    absent("ups.delay.shutdown", "UPS.Output.DelayBeforeShutdown", Default::OffDelay),
+    absent("ups.delay.start", "UPS.Output.DelayBeforeStartup", Default::OnDelay),
+    var("ups.timer.shutdown", "UPS.Output.DelayBeforeShutdown", 0, QUICK_POLL),
+    var("ups.timer.start", "UPS.Output.DelayBeforeStartup", 0, QUICK_POLL),
+    cmd("load.off.delay", "UPS.Output.DelayBeforeShutdown", OffDelay),
+    cmd("load.on.delay", "UPS.Output.DelayBeforeStartup", OnDelay),
+    fixed("shutdown.stop", "UPS.Output.DelayBeforeShutdown", -1),
+    conv("ups.test.result", "UPS.Output.Test", Lookup(TEST_RESULT), 0),
+    fixed("test.battery.start.quick", "UPS.Output.Test", 1),
+    fixed("test.battery.start.deep", "UPS.Output.Test", 2),
+    fixed("test.battery.stop", "UPS.Output.Test", 3),
+    status("UPS.Output.Boost", BOOST, 0),
+    status("UPS.Output.Buck", TRIM, 0),
+    status("UPS.Output.Overload", OVERLOAD, 0),
+    status("UPS.Output.CommunicationLost", COMM_FAULT, 0),
+];
+
+/// PowerCOM: battery values under `UPS.Battery`, the beeper and the
+/// shutdown-imminent bit directly under `UPS`, ratings under `UPS.Output`.
+pub static POWERCOM_ROWS: &[Row] = &[
+    var("battery.charge", "UPS.Battery.RemainingCapacity", 0, 0),
+    conv("battery.mfr.date", "UPS.Battery.ManufacturerDate", Date, STATIC),
+    var("output.frequency.nominal", "UPS.Output.ConfigFrequency", 0, STATIC),
+    conv("ups.beeper.status", "UPS.AudibleAlarmControl", Lookup(BEEPER), 0),
+    status("UPS.ShutdownImminent", SHUTDOWN_IMMINENT, 0),
+    fixed("beeper.enable", "UPS.AudibleAlarmControl", 2),
+    fixed("beeper.disable", "UPS.AudibleAlarmControl", 1),
+    fixed("beeper.mute", "UPS.AudibleAlarmControl", 3),
+];
+
 /// CyberPower: its delays, timers, self-test and status live under
 /// `UPS.Output`; ahead of the common rows, which fill in the rest.
 pub static CYBERPOWER_ROWS: &[Row] = &[
@@ -682,10 +777,34 @@ pub static SUBDRIVERS: &[Subdriver] = &[
     generic("EcoFlow HID", &[0x3746]),
     generic("Ever HID", &[0x2E51]),
     generic("iDowell HID", &[0x075D]),
-    generic("Legrand HID", &[0x1CB0]),
-    generic("Liebert HID", &[0x10AF]),
+    Subdriver {
+        name: "Legrand HID",
+        vendor_ids: &[0x1CB0],
+        names: UsageNames { tables: STD },
+        rows: &[LEGRAND_ROWS, CONVERTER_ROWS, PDC_VALUES, PDC_DELAYS, PDC_STATUS, PDC_COMMANDS],
+        pollfreq: 30,
+        fixup: None,
+        delays: LEGRAND_DELAYS,
+    },
+    Subdriver {
+        name: "Liebert HID",
+        vendor_ids: &[0x10AF],
+        names: UsageNames { tables: STD },
+        rows: &[LIEBERT_ROWS, CONVERTER_ROWS, PDC_VALUES, PDC_DELAYS, PDC_STATUS, PDC_COMMANDS],
+        pollfreq: 30,
+        fixup: None,
+        delays: DEFAULT_DELAYS,
+    },
     generic("OpenUPS HID", &[0x04D8]),
-    generic("PowerCOM HID", &[0x0D9F]),
+    Subdriver {
+        name: "PowerCOM HID",
+        vendor_ids: &[0x0D9F],
+        names: UsageNames { tables: STD },
+        rows: &[POWERCOM_ROWS, PDC_VALUES, PDC_DELAYS, PDC_STATUS, PDC_COMMANDS],
+        pollfreq: 30,
+        fixup: None,
+        delays: DEFAULT_DELAYS,
+    },
     generic("Powervar HID", &[0x4234]),
     generic("Salicru HID", &[0x2E66]),
     Subdriver {
@@ -694,7 +813,7 @@ pub static SUBDRIVERS: &[Subdriver] = &[
         names: UsageNames {
             tables: &[usage_names::TRIPP_LITE, usage_names::POWER_DEVICE, usage_names::BATTERY_SYSTEM],
         },
-        rows: &[TRIPP_LITE_ROWS, PDC_VALUES, PDC_DELAYS, PDC_STATUS, PDC_COMMANDS],
+        rows: &[TRIPP_LITE_ROWS, CONVERTER_ROWS, PDC_VALUES, PDC_DELAYS, PDC_STATUS, PDC_COMMANDS],
         pollfreq: 30,
         fixup: None,
         delays: DEFAULT_DELAYS,
