@@ -9,8 +9,11 @@
 //!   replayed capture (see [`usbhid`]; only when asked for by name).
 //!
 //! Run with `cargo xtask bench [foundation|net]` (release build; no argument
-//! runs both). Figures depend on the machine; bench/README.md records a run.
+//! runs both). `cargo xtask bench killpower` runs [`killpower`]: `hazel-initrd`
+//! against NUT's `nutdrv_qx -k`, process start to kill-power bytes on the wire.
+//! Figures depend on the machine; bench/README.md records a run.
 
+mod killpower;
 mod net;
 mod usbhid;
 
@@ -34,7 +37,7 @@ fn dev_file() -> PathBuf {
     root().join("host/hazel/demo/backups.dev")
 }
 
-const USAGE: &str = "usage: hazel-bench [foundation|net|usbhid]  (no argument: foundation and net)";
+const USAGE: &str = "usage: hazel-bench [foundation|net|usbhid|killpower]  (no argument: foundation and net)";
 
 fn main() -> anyhow::Result<()> {
     let which = std::env::args().nth(1);
@@ -42,6 +45,7 @@ fn main() -> anyhow::Result<()> {
         None => (true, true),
         Some("foundation") => (true, false),
         Some("net") => (false, true),
+        Some("killpower") => return killpower::run(),
         Some("usbhid") => return usbhid::run(),
         Some(other) => bail!("unknown benchmark {other:?}; {USAGE}"),
     };
