@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use regex::Regex;
+use regex::bytes::{Regex, RegexBuilder};
 use rusb::UsbContext as _;
 use wasmtime::component::HasData;
 
@@ -154,11 +154,16 @@ impl DeviceMatcher {
         let mut rules = Vec::new();
         for (option, pattern) in options.iter() {
             // Anchored on both ends: NUT requires the whole string to match.
-            let regex = Regex::new(&format!("(?i)^(?:{pattern})$")).map_err(|e| MatchError {
-                option,
-                pattern: pattern.to_string(),
-                reason: e.to_string().lines().last().unwrap_or("").trim().to_string(),
-            })?;
+            // Case-insensitive over ASCII, as POSIX regcomp(REG_ICASE) in the C locale NUT runs in;
+            // without Unicode tables, which would double the initrd host's size.
+            let regex =
+                RegexBuilder::new(&format!("^(?:{pattern})$")).unicode(false).case_insensitive(true).build().map_err(
+                    |e| MatchError {
+                        option,
+                        pattern: pattern.to_string(),
+                        reason: e.to_string().lines().last().unwrap_or("").trim().to_string(),
+                    },
+                )?;
             rules.push((option, regex));
         }
         Ok(DeviceMatcher { rules })
@@ -178,7 +183,7 @@ impl DeviceMatcher {
                 "device" => format!("{:03}", candidate.address),
                 _ => return false,
             };
-            regex.is_match(text.trim_matches([' ', '\t', '\n', '\r']))
+            regex.is_match(text.trim_matches([' ', '\t', '\n', '\r']).as_bytes())
         })
     }
 
