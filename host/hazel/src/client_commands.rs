@@ -18,56 +18,100 @@ use anyhow::Context;
 use hazel_nutclient::address::DEFAULT_HOST;
 use hazel_nutclient::{Client, ConnectOptions, Error, ErrorCode, ServerAddress, TrackingStatus, UpsAddress, ValueKind};
 
-/// `hazel status` arguments (upsc's).
-#[derive(Debug, Clone, Default)]
+/// `hazel status`: NUT's upsc. Parsed apart from the main command line because
+/// upsc's `-c` (list clients) would clash with the global `-c CONFDIR`.
+#[derive(Debug, Clone, Default, clap::Parser)]
+#[command(
+    name = "hazel status",
+    version,
+    about = "Show a UPS's variables, like NUT's upsc: same output, errors and exit status",
+    after_help = "UPS is UPSNAME[@HOST[:PORT]]; HOST defaults to localhost, PORT to 3493; \
+                  IPv6 addresses go in brackets (ups@[::1]:3493)."
+)]
 pub struct StatusArgs {
-    /// `-l`: list the UPS names of a server.
+    /// List the UPS names on HOST[:PORT] (default localhost), one per line.
+    #[arg(short = 'l')]
     pub list: bool,
-    /// `-L`: list the UPS names with their descriptions.
+    /// List the UPS names with their descriptions.
+    #[arg(short = 'L')]
     pub list_with_descriptions: bool,
-    /// `-c`: list the clients logged in to a UPS.
+    /// List the clients logged in to UPS, one per line.
+    #[arg(short = 'c')]
     pub clients: bool,
-    /// `UPS[@HOST[:PORT]]`, or `HOST[:PORT]` with `-l`/`-L`.
+    /// UPS[@HOST[:PORT]], or HOST[:PORT] with -l / -L.
+    #[arg(value_name = "UPS")]
     pub target: Option<String>,
-    /// One variable to print.
+    /// Show this variable only.
     pub variable: Option<String>,
+    /// Ignored, as upsc ignores them.
+    #[arg(hide = true)]
+    pub ignored: Vec<String>,
 }
 
-/// `hazel cmd` arguments (upscmd's).
-#[derive(Debug, Clone, Default)]
-pub struct CmdArgs {
-    /// `-l UPS`: list the instant commands of a UPS.
-    pub list: Option<String>,
-    /// `-u`.
+/// The options upscmd and upsrw share: who makes the change, and whether to
+/// wait for the driver's result.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WriteOptions {
+    /// Username (from upsd.users).
+    #[arg(short = 'u', value_name = "USERNAME")]
     pub username: Option<String>,
-    /// `-p`.
+    /// Password.
+    #[arg(short = 'p', value_name = "PASSWORD")]
     pub password: Option<String>,
-    /// `-w`: wait for the driver's result.
+    /// Wait for the driver to carry the request out and show its result.
+    #[arg(short = 'w')]
     pub wait: bool,
-    /// `-t`: how long to wait, in seconds.
+    /// How long -w waits, in seconds.
+    #[arg(short = 't', value_name = "TIMEOUT", default_value_t = 10)]
     pub timeout: u64,
-    /// `UPS[@HOST[:PORT]]`.
+}
+
+/// `hazel cmd`: NUT's upscmd.
+#[derive(Debug, Clone, Default, clap::Parser)]
+#[command(
+    name = "hazel cmd",
+    version,
+    about = "Run an instant command on a UPS, like NUT's upscmd: same output, errors and exit status",
+    after_help = "Unlike upscmd, hazel does not prompt: -u and -p are required to run a command."
+)]
+pub struct CmdArgs {
+    /// Show the instant commands of UPS.
+    #[arg(short = 'l', value_name = "UPS")]
+    pub list: Option<String>,
+    /// Credentials and waiting.
+    #[command(flatten)]
+    pub write: WriteOptions,
+    /// UPS[@HOST[:PORT]].
+    #[arg(value_name = "UPS", required_unless_present = "list")]
     pub ups: Option<String>,
-    /// The instant command.
+    /// The instant command, e.g. test.battery.start.
+    #[arg(required_unless_present = "list")]
     pub command: Option<String>,
-    /// Its optional parameter.
+    /// Its parameter, if it takes one.
     pub value: Option<String>,
 }
 
-/// `hazel set` arguments (upsrw's).
-#[derive(Debug, Clone, Default)]
+/// `hazel set`: NUT's upsrw.
+#[derive(Debug, Clone, Default, clap::Parser)]
+#[command(
+    name = "hazel set",
+    version,
+    about = "Show or set a UPS's writable variables, like NUT's upsrw: same output, errors and exit status",
+    after_help = "Without -s, lists the writable variables. Unlike upsrw, hazel does not prompt: \
+                  -s needs VAR=VALUE, and -u and -p are required to set."
+)]
 pub struct SetArgs {
-    /// `-s VAR=VALUE`; without it, the writable variables are listed.
+    /// Set a variable: VAR=VALUE.
+    #[arg(short = 's', value_name = "VAR=VALUE")]
     pub set: Option<String>,
-    /// `-u`.
-    pub username: Option<String>,
-    /// `-p`.
-    pub password: Option<String>,
-    /// `-w`: wait for the driver's result.
-    pub wait: bool,
-    /// `-t`: how long to wait, in seconds.
-    pub timeout: u64,
-    /// `UPS[@HOST[:PORT]]`.
+    /// List the writable variables (the default without -s; -l wins over -s).
+    #[arg(short = 'l')]
+    pub list: bool,
+    /// Credentials and waiting.
+    #[command(flatten)]
+    pub write: WriteOptions,
+    /// UPS[@HOST[:PORT]].
+    #[arg(value_name = "UPS")]
     pub ups: String,
 }
 
@@ -211,7 +255,7 @@ pub async fn cmd(args: &CmdArgs, console: &mut Console<'_>) -> anyhow::Result<u8
     let (Some(target), Some(command)) = (args.ups.as_deref(), args.command.as_deref()) else {
         return console.fail("hazel cmd: give UPS[@HOST[:PORT]] and COMMAND, or -l UPS (see hazel cmd --help)");
     };
-    let Some((username, password)) = credentials(console, "cmd", &args.username, &args.password)? else {
+    let Some((username, password)) = credentials(console, "cmd", &args.write.username, &args.write.password)? else {
         return Ok(1);
     };
     let Some(address) = parse_ups(console, target, ONE_LINE_BAD_UPS)? else {
@@ -227,7 +271,7 @@ pub async fn cmd(args: &CmdArgs, console: &mut Console<'_>) -> anyhow::Result<u8
     if let Some(code) = log_in(&mut client, username, password, console).await? {
         return Ok(code);
     }
-    if args.wait
+    if args.write.wait
         && let Err(error) = client.set_tracking(true).await
     {
         return console.fail(&format!("Enabling command status tracking failed. upsd answered: {}", answer(&error)));
@@ -236,7 +280,7 @@ pub async fn cmd(args: &CmdArgs, console: &mut Console<'_>) -> anyhow::Result<u8
         Ok(accepted) => accepted,
         Err(error) => return console.fail(&format!("Unexpected response from upsd: {}", answer(&error))),
     };
-    finish(client, accepted, args.wait, args.timeout, console).await
+    finish(client, accepted, args.write.wait, args.write.timeout, console).await
 }
 
 /// `hazel cmd -l`: upscmd -l.
@@ -265,13 +309,14 @@ async fn list_commands(target: &str, console: &mut Console<'_>) -> anyhow::Resul
 
 /// `hazel set`: upsrw.
 pub async fn set(args: &SetArgs, console: &mut Console<'_>) -> anyhow::Result<u8> {
-    let Some(assignment) = args.set.as_deref() else {
+    let assignment = if args.list { None } else { args.set.as_deref() };
+    let Some(assignment) = assignment else {
         return list_writable(&args.ups, console).await;
     };
     let Some((variable, value)) = assignment.split_once('=') else {
         return console.fail("hazel set: -s needs VAR=VALUE (hazel does not prompt for the value)");
     };
-    let Some((username, password)) = credentials(console, "set", &args.username, &args.password)? else {
+    let Some((username, password)) = credentials(console, "set", &args.write.username, &args.write.password)? else {
         return Ok(1);
     };
     let Some(address) = parse_ups(console, &args.ups, ONE_LINE_BAD_UPS)? else {
@@ -287,7 +332,7 @@ pub async fn set(args: &SetArgs, console: &mut Console<'_>) -> anyhow::Result<u8
     if let Some(code) = log_in(&mut client, username, password, console).await? {
         return Ok(code);
     }
-    if args.wait
+    if args.write.wait
         && let Err(error) = client.set_tracking(true).await
     {
         let answer = answer(&error);
@@ -297,7 +342,7 @@ pub async fn set(args: &SetArgs, console: &mut Console<'_>) -> anyhow::Result<u8
         Ok(accepted) => accepted,
         Err(error) => return console.fail(&format!("Unexpected response from upsd: {}", answer(&error))),
     };
-    finish(client, accepted, args.wait, args.timeout, console).await
+    finish(client, accepted, args.write.wait, args.write.timeout, console).await
 }
 
 /// `hazel set UPS`: upsrw's listing of the writable variables.

@@ -146,103 +146,6 @@ enum PluginCommand {
     List,
 }
 
-/// `hazel status`: NUT's upsc. Parsed apart from [`Cli`] because upsc's `-c`
-/// (list clients) would clash with the global `-c CONFDIR`.
-#[derive(Parser)]
-#[command(
-    name = "hazel status",
-    version,
-    about = "Show a UPS's variables, like NUT's upsc: same output, errors and exit status",
-    after_help = "UPS is UPSNAME[@HOST[:PORT]]; HOST defaults to localhost, PORT to 3493; \
-                  IPv6 addresses go in brackets (ups@[::1]:3493)."
-)]
-struct StatusCli {
-    /// List the UPS names on HOST[:PORT] (default localhost), one per line.
-    #[arg(short = 'l')]
-    list: bool,
-    /// List the UPS names with their descriptions.
-    #[arg(short = 'L')]
-    list_with_descriptions: bool,
-    /// List the clients logged in to UPS, one per line.
-    #[arg(short = 'c')]
-    clients: bool,
-    /// UPS[@HOST[:PORT]], or HOST[:PORT] with -l / -L.
-    #[arg(value_name = "UPS")]
-    target: Option<String>,
-    /// Show this variable only.
-    variable: Option<String>,
-    /// Ignored, as upsc ignores them.
-    #[arg(hide = true)]
-    ignored: Vec<String>,
-}
-
-/// `hazel cmd`: NUT's upscmd.
-#[derive(Parser)]
-#[command(
-    name = "hazel cmd",
-    version,
-    about = "Run an instant command on a UPS, like NUT's upscmd: same output, errors and exit status",
-    after_help = "Unlike upscmd, hazel does not prompt: -u and -p are required to run a command."
-)]
-struct CmdCli {
-    /// Show the instant commands of UPS.
-    #[arg(short = 'l', value_name = "UPS")]
-    list: Option<String>,
-    /// Username (from upsd.users).
-    #[arg(short = 'u', value_name = "USERNAME")]
-    username: Option<String>,
-    /// Password.
-    #[arg(short = 'p', value_name = "PASSWORD")]
-    password: Option<String>,
-    /// Wait for the driver to carry the command out and show its result.
-    #[arg(short = 'w')]
-    wait: bool,
-    /// How long -w waits, in seconds.
-    #[arg(short = 't', value_name = "TIMEOUT", default_value_t = 10)]
-    timeout: u64,
-    /// UPS[@HOST[:PORT]].
-    #[arg(value_name = "UPS", required_unless_present = "list")]
-    ups: Option<String>,
-    /// The instant command, e.g. test.battery.start.
-    #[arg(required_unless_present = "list")]
-    command: Option<String>,
-    /// Its parameter, if it takes one.
-    value: Option<String>,
-}
-
-/// `hazel set`: NUT's upsrw.
-#[derive(Parser)]
-#[command(
-    name = "hazel set",
-    version,
-    about = "Show or set a UPS's writable variables, like NUT's upsrw: same output, errors and exit status",
-    after_help = "Without -s, lists the writable variables. Unlike upsrw, hazel does not prompt: \
-                  -s needs VAR=VALUE, and -u and -p are required to set."
-)]
-struct SetCli {
-    /// Set a variable: VAR=VALUE.
-    #[arg(short = 's', value_name = "VAR=VALUE")]
-    set: Option<String>,
-    /// List the writable variables (the default without -s).
-    #[arg(short = 'l')]
-    list: bool,
-    /// Username (from upsd.users).
-    #[arg(short = 'u', value_name = "USERNAME")]
-    username: Option<String>,
-    /// Password.
-    #[arg(short = 'p', value_name = "PASSWORD")]
-    password: Option<String>,
-    /// Wait for the driver to apply the value and show its result.
-    #[arg(short = 'w')]
-    wait: bool,
-    /// How long -w waits, in seconds.
-    #[arg(short = 't', value_name = "TIMEOUT", default_value_t = 10)]
-    timeout: u64,
-    /// UPS[@HOST[:PORT]].
-    #[arg(value_name = "UPS")]
-    ups: String,
-}
-
 /// Runs `hazel status|cmd|set` when `args` name one of them.
 fn run_client_command(args: &[OsString]) -> Option<std::process::ExitCode> {
     let name = args.get(1)?.to_str()?;
@@ -262,43 +165,9 @@ fn run_client_command(args: &[OsString]) -> Option<std::process::ExitCode> {
     let mut console = Console { out: &mut out, err: &mut err };
     let result = runtime.block_on(async {
         match name {
-            "status" => {
-                let cli = StatusCli::parse_from(argv);
-                let args = StatusArgs {
-                    list: cli.list,
-                    list_with_descriptions: cli.list_with_descriptions,
-                    clients: cli.clients,
-                    target: cli.target,
-                    variable: cli.variable,
-                };
-                client_commands::status(&args, &mut console).await
-            }
-            "cmd" => {
-                let cli = CmdCli::parse_from(argv);
-                let args = CmdArgs {
-                    list: cli.list,
-                    username: cli.username,
-                    password: cli.password,
-                    wait: cli.wait,
-                    timeout: cli.timeout,
-                    ups: cli.ups,
-                    command: cli.command,
-                    value: cli.value,
-                };
-                client_commands::cmd(&args, &mut console).await
-            }
-            _ => {
-                let cli = SetCli::parse_from(argv);
-                let args = SetArgs {
-                    set: if cli.list { None } else { cli.set },
-                    username: cli.username,
-                    password: cli.password,
-                    wait: cli.wait,
-                    timeout: cli.timeout,
-                    ups: cli.ups,
-                };
-                client_commands::set(&args, &mut console).await
-            }
+            "status" => client_commands::status(&StatusArgs::parse_from(argv), &mut console).await,
+            "cmd" => client_commands::cmd(&CmdArgs::parse_from(argv), &mut console).await,
+            _ => client_commands::set(&SetArgs::parse_from(argv), &mut console).await,
         }
     });
     Some(match result {
