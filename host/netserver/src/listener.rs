@@ -54,6 +54,10 @@ const REPLY_BUFFER_KEEP: usize = 8 * 1024;
 /// stalled reader cannot pin its connection slot forever.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Replies to pipelined requests are gathered up to this many bytes before
+/// they are written, which bounds what one connection holds.
+const COALESCE_LIMIT: usize = 64 * 1024;
+
 /// How long connections get to finish after shutdown is requested.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -364,6 +368,30 @@ fn resize_read_buffer(buffer: &mut Vec<u8>, filled: bool, count: usize) {
     }
 }
 
+/// Write one reply (or the replies to pipelined requests) and flush it;
+/// over TLS the flush pushes out the records it became. Returns why the
+/// connection ends when it cannot be written.
+async fn write_reply<S: AsyncWrite + Unpin>(stream: &mut S, reply: &[u8]) -> Result<(), &'static str> {
+    let written = async {
+        stream.write_all(reply).await?;
+        stream.flush().await
+    };
+    match tokio::time::timeout(WRITE_TIMEOUT, written).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err("write error"),
+        Err(_) => Err("client stopped reading"),
+    }
+}
+
+/// Keep `spent`'s allocation for the next reply unless it grew large (a
+/// big `LIST`), so an idle connection holds little memory.
+fn keep_reply_buffer(kept: &mut Vec<u8>, mut spent: Vec<u8>) {
+    if spent.capacity() <= REPLY_BUFFER_KEEP && spent.capacity() > kept.capacity() {
+        spent.clear();
+        *kept = spent;
+    }
+}
+
 /// How one stretch of a connection (plain text, or TLS) ended.
 enum Ended {
     /// The connection is over, for this reason.
@@ -420,6 +448,7 @@ impl Exchange {
             };
             let filled = count == self.buffer.len();
             let mut rest = self.buffer.get(..count).unwrap_or(&[]);
+            let mut outgoing: Vec<u8> = Vec::new();
             while !rest.is_empty() {
                 let (used, event) = self.tokenizer.push(rest);
                 rest = rest.get(used..).unwrap_or(&[]);
@@ -449,19 +478,23 @@ impl Exchange {
                     // reports, and tracking records it.
                     tokio::spawn(pending_write);
                 }
-                // One write of the whole reply; over TLS the flush pushes
-                // out the records it became.
-                let written = async {
-                    stream.write_all(&response.reply).await?;
-                    stream.flush().await
-                };
-                match tokio::time::timeout(WRITE_TIMEOUT, written).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => return Ended::Closed("write error"),
-                    Err(_) => return Ended::Closed("client stopped reading"),
+                // Replies to requests that arrived together (a pipelining
+                // client) leave in one write, as the reply to one request
+                // does; a reply that ends the plain-text stretch is written
+                // at once.
+                if outgoing.is_empty() {
+                    outgoing = response.reply;
+                } else {
+                    outgoing.extend_from_slice(&response.reply);
+                    keep_reply_buffer(&mut self.reply_buffer, response.reply);
                 }
-                if response.reply.capacity() <= REPLY_BUFFER_KEEP {
-                    self.reply_buffer = response.reply;
+                let ends_stretch = response.close || response.start_tls;
+                if ends_stretch || rest.is_empty() || outgoing.len() >= COALESCE_LIMIT {
+                    if let Err(reason) = write_reply(stream, &outgoing).await {
+                        return Ended::Closed(reason);
+                    }
+                    outgoing.clear();
+                    keep_reply_buffer(&mut self.reply_buffer, std::mem::take(&mut outgoing));
                 }
                 if response.close {
                     return Ended::Closed("logged out");
@@ -480,6 +513,15 @@ impl Exchange {
                     }
                     return Ended::StartTls;
                 }
+            }
+            // Lines that ended in a discarded (unparsable) request leave
+            // earlier replies here.
+            if !outgoing.is_empty() {
+                if let Err(reason) = write_reply(stream, &outgoing).await {
+                    return Ended::Closed(reason);
+                }
+                outgoing.clear();
+                keep_reply_buffer(&mut self.reply_buffer, std::mem::take(&mut outgoing));
             }
             resize_read_buffer(&mut self.buffer, filled, count);
         }
@@ -513,5 +555,122 @@ impl Exchange {
                 Err("TLS handshake timed out")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use hazel_state::{DeviceState, Edit, StateStore};
+    use tokio::io::ReadBuf;
+
+    use super::*;
+    use crate::{ReadOnlyControl, Users};
+
+    /// A connection whose client sent `input` in one segment and then
+    /// closed; every write the server makes is recorded on its own.
+    struct ScriptedStream {
+        input: Vec<u8>,
+        writes: Vec<Vec<u8>>,
+    }
+
+    impl AsyncRead for ScriptedStream {
+        fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+            let n = buf.remaining().min(self.input.len());
+            let chunk: Vec<u8> = self.input.drain(..n).collect();
+            buf.put_slice(&chunk);
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for ScriptedStream {
+        fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+            self.writes.push(data.to_vec());
+            Poll::Ready(Ok(data.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn exchange() -> (Exchange, watch::Sender<bool>) {
+        let store = Arc::new(StateStore::new());
+        let device = DeviceState::new("ups1", None);
+        device.apply_update([Edit::SetValue("ups.status".into(), "OL".into())]);
+        store.insert(device);
+        let users = Users::parse("upsd.users", "").expect("empty users file");
+        let context = Arc::new(ServerContext::new(store, Arc::new(ReadOnlyControl), users, &UpsdConf::default()));
+        let session = Session::new(&context, std::net::Ipv4Addr::LOCALHOST.into());
+        let kick = session.kick_signal();
+        // The caller keeps the sender: a dropped one reads as "stopping".
+        let (stop_sender, stop) = watch::channel(false);
+        let exchange = Exchange {
+            context,
+            peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
+            idle_timeout: IDLE_TIMEOUT,
+            session,
+            kick,
+            stop,
+            tokenizer: Tokenizer::new(),
+            buffer: vec![0u8; READ_BUFFER_MIN],
+            reply_buffer: Vec::new(),
+            deadline: Instant::now() + IDLE_TIMEOUT,
+        };
+        (exchange, stop_sender)
+    }
+
+    async fn run(input: &[u8]) -> (Vec<Vec<u8>>, &'static str) {
+        let mut stream = ScriptedStream { input: input.to_vec(), writes: Vec::new() };
+        let (mut exchange, _stop) = exchange();
+        let reason = match exchange.run(&mut stream).await {
+            Ended::Closed(reason) => reason,
+            Ended::StartTls => "start TLS",
+        };
+        (stream.writes, reason)
+    }
+
+    #[tokio::test]
+    async fn pipelined_requests_are_answered_in_one_write() {
+        let (writes, reason) = run(b"GET VAR ups1 ups.status\nGET VAR ups1 nosuch\nVER\n").await;
+        assert_eq!(reason, "closed by client");
+        assert_eq!(writes.len(), 1, "{writes:?}");
+        let text = String::from_utf8(writes[0].clone()).unwrap();
+        assert_eq!(
+            text,
+            "VAR ups1 ups.status \"OL\"\nERR VAR-NOT-SUPPORTED\nNetwork UPS Tools upsd 2.8.0 - http://www.networkupstools.org/\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_partial_line_does_not_hold_back_earlier_replies() {
+        // The second request is incomplete: the first is answered now.
+        let (writes, _) = run(b"GET VAR ups1 ups.status\nGET VAR ups1").await;
+        assert_eq!(writes, vec![b"VAR ups1 ups.status \"OL\"\n".to_vec()]);
+    }
+
+    #[tokio::test]
+    async fn logout_writes_what_came_before_it_and_ends_the_connection() {
+        let (writes, reason) = run(b"VER\nLOGOUT\nVER\n").await;
+        assert_eq!(reason, "logged out");
+        let text: Vec<u8> = writes.concat();
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "Network UPS Tools upsd 2.8.0 - http://www.networkupstools.org/\nOK Goodbye\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn large_pipelined_replies_are_written_in_bounded_pieces() {
+        let request = "HELP\n".repeat(4000);
+        let (writes, _) = run(request.as_bytes()).await;
+        assert!(writes.len() > 1, "{} writes", writes.len());
+        assert!(writes.iter().all(|w| w.len() < COALESCE_LIMIT + 512), "a write exceeds the bound");
+        let answered = writes.concat().split(|&b| b == b'\n').filter(|l| l.starts_with(b"Commands:")).count();
+        assert_eq!(answered, 4000);
     }
 }
