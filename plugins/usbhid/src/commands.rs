@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 
 use crate::descriptor::Field;
 use crate::device::{DeviceError, HidDevice};
-use crate::mapping::{Action, CommandValue, Convert, Default, RW};
+use crate::mapping::{Action, CommandValue, Convert, Default, DelaySource, RW};
 use crate::report;
 use crate::session::{Session, format_decimals};
 
@@ -68,6 +68,15 @@ pub fn instcmd(
             (_, CommandValue::OffDelay) => session.offdelay() as f64,
             (_, CommandValue::OnDelay) => session.ondelay() as f64,
             (_, CommandValue::Fixed(x)) => x as f64,
+            (param, CommandValue::Word(source, word)) => {
+                let seconds = match (param, source) {
+                    (Some(p), DelaySource::Off | DelaySource::On) => parse_number(p)? as i64,
+                    (_, DelaySource::Off) => session.offdelay(),
+                    (_, DelaySource::On) => session.ondelay(),
+                    (_, DelaySource::Fixed(s)) => s,
+                };
+                word.encode(seconds).ok_or(CommandError::InvalidValue)? as f64
+            }
         };
         let field = field.clone();
         return write_field(session, dev, &field, value);

@@ -42,6 +42,110 @@ pub enum Convert {
     AmpSecondsToAmpHours,
     /// A percentage clamped to 100, no decimals (CyberPower reports charges above 100).
     PercentClamped,
+    /// A value the device counts in tenths (Belkin's voltages and
+    /// frequencies carry no unit exponent): divided by 10, one decimal.
+    Tenths,
+    /// The high nibble as an integer (Belkin's firmware version, packed
+    /// with the UPS type in one byte).
+    HighNibble,
+    /// The low nibble looked up (Belkin's and Delta's UPS type).
+    LowNibbleLookup(&'static [(i64, &'static str)]),
+    /// CyberPower's battery voltage, one decimal, scaled by 2/3 on the
+    /// product ids whose firmware reports it 1.5 times too high (see
+    /// [`cyberpower_battery_scale`]).
+    CyberPowerBatteryVoltage,
+    /// A delay word the device encodes its own way, shown in seconds.
+    DelayWord(DelayWord),
+    /// A Tripp Lite measurement, times its model's factor
+    /// ([`tripp_lite_scale`]), one decimal.
+    TrippLite(Measure),
+}
+
+/// Delay words that are not plain seconds.
+///
+/// PowerCOM facts from NUT's `powercom-hid` subdriver (its conversion
+/// functions and the comments on its `UPS.PowerSummary.DelayBefore*` rows):
+/// the firmware reads and writes both PowerSummary delays as 16-bit words
+/// of two byte-sized parts. Tripp Lite's fact from NUT's `tripplite-hid`
+/// usage table: TLDelayBeforeStartup (0xFFFF0056) counts minutes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DelayWord {
+    /// Whole minutes (Tripp Lite's TLDelayBeforeStartup); −1 ("do not
+    /// restart") stays −1, and seconds round up to whole minutes so the
+    /// load never comes back earlier than asked.
+    Minutes,
+    /// PowerCOM DelayBeforeStartup: whole minutes, the two bytes swapped
+    /// (high byte first).
+    PowercomStartup,
+    /// PowerCOM DelayBeforeShutdown with "restart when AC returns"
+    /// (bit 14): low byte minutes, high byte seconds.
+    PowercomShutdownReturn,
+    /// PowerCOM DelayBeforeShutdown with "stay off" (bit 15).
+    PowercomShutdownStayOff,
+}
+
+/// PowerCOM's "restart when AC returns" bit in a shutdown word.
+const POWERCOM_RESTART: i64 = 0x4000;
+/// PowerCOM's "stay off" bit in a shutdown word.
+const POWERCOM_STAY_OFF: i64 = 0x8000;
+
+impl DelayWord {
+    /// The seconds a word read from the device means. Reads decode as NUT
+    /// does, so published timers equal NUT's (the shutdown word's flag
+    /// bits are not masked there either).
+    pub fn decode(self, word: i64) -> i64 {
+        let bytes = word & 0xFFFF;
+        match self {
+            DelayWord::Minutes if word < 0 => word,
+            DelayWord::Minutes => word.saturating_mul(60),
+            DelayWord::PowercomStartup => 60 * (((bytes & 0xFF) << 8) | (bytes >> 8)),
+            DelayWord::PowercomShutdownReturn | DelayWord::PowercomShutdownStayOff => {
+                60 * (bytes & 0xFF) + (bytes >> 8)
+            }
+        }
+    }
+
+    /// The word that asks for `seconds`, or `None` when the encoding cannot
+    /// hold it (negative; a shutdown whose minutes overflow their byte,
+    /// i.e. beyond 255 min 59 s).
+    pub fn encode(self, seconds: i64) -> Option<i64> {
+        match self {
+            DelayWord::Minutes if seconds < 0 => Some(-1),
+            DelayWord::Minutes => Some((seconds.saturating_add(59)) / 60),
+            DelayWord::PowercomStartup => {
+                if !(0..=0xFFFF).contains(&seconds) {
+                    return None;
+                }
+                // Whole minutes, truncated as NUT does.
+                let minutes = seconds / 60;
+                Some(((minutes & 0xFF) << 8) | (minutes >> 8))
+            }
+            DelayWord::PowercomShutdownReturn | DelayWord::PowercomShutdownStayOff => {
+                // 0 would ask the firmware for its longest delay: the
+                // shortest it can do is 1 s.
+                let s = if seconds == 0 { 1 } else { seconds };
+                if !(1..=255 * 60 + 59).contains(&s) {
+                    return None;
+                }
+                let flag = if self == DelayWord::PowercomShutdownReturn { POWERCOM_RESTART } else { POWERCOM_STAY_OFF };
+                Some(((s % 60) << 8) | (s / 60) | flag)
+            }
+        }
+    }
+}
+
+/// CyberPower's battery-voltage factor: some 0x0501 models report the
+/// battery voltage 1.5 times too high. NUT (cps-hid) decides once, at the
+/// first reading with a known nominal voltage: above 1.4 × nominal the
+/// readings are scaled by 2/3 from then on. `None`: not decidable yet.
+pub fn cyberpower_battery_scale(product_id: u16, voltage: f64, nominal: Option<f64>) -> Option<f64> {
+    if product_id != 0x0501 {
+        return Some(1.0);
+    }
+    match nominal {
+        Some(n) if n != 0.0 => Some(if voltage / n > 1.4 { 2.0 / 3.0 } else { 1.0 }),
+        _ => None,
+    }
 }
 
 /// The value a command writes.
@@ -53,6 +157,20 @@ pub enum CommandValue {
     OffDelay,
     /// `ups.delay.start` (option `ondelay`), or the command's parameter.
     OnDelay,
+    /// A delay (from the source the other variants name) written as the
+    /// device's own delay word.
+    Word(DelaySource, DelayWord),
+}
+
+/// Where an encoded command's delay comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DelaySource {
+    /// `ups.delay.shutdown`, or the command's parameter.
+    Off,
+    /// `ups.delay.start`, or the command's parameter.
+    On,
+    /// A fixed number of seconds.
+    Fixed(i64),
 }
 
 /// The default an `ABSENT` row publishes.
@@ -75,6 +193,17 @@ pub enum Action {
     Default(Default),
     /// Feed the status flags.
     Status(StatusLookup),
+    /// Feed the status flags from bits of a status word: the lookup gets 1
+    /// when `value & mask == equals`, else 0 (Belkin's and PowerCOM's
+    /// packed status bytes).
+    StatusBits {
+        /// Bits tested.
+        mask: i64,
+        /// Their value that means "1".
+        equals: i64,
+        /// What 1 and 0 mean.
+        lookup: StatusLookup,
+    },
     /// An instant command writing a value to the path.
     Command(CommandValue),
 }
@@ -124,6 +253,9 @@ pub const CYBERPOWER_DELAYS: (i64, i64) = (60, 120);
 /// physical unit (its descriptor maps logical −1..32767 to −60..1966020 s),
 /// so whole minutes, as for CyberPower (our choice, read off the descriptor).
 pub const LEGRAND_DELAYS: (i64, i64) = (60, 120);
+/// PowerCOM's defaults: NUT's 20 s shutdown, and a 60 s startup (the
+/// startup word counts whole minutes, so 30 s would be written as 0).
+pub const POWERCOM_DELAYS: (i64, i64) = (20, 60);
 
 const fn var(name: &'static str, path: &'static str, decimals: u8, flags: u8) -> Row {
     Row { name, path, flags, action: Action::Var(Convert::Decimals(decimals)) }
@@ -142,6 +274,13 @@ const fn cmd(name: &'static str, path: &'static str, v: CommandValue) -> Row {
 }
 const fn fixed(name: &'static str, path: &'static str, v: i64) -> Row {
     cmd(name, path, CommandValue::Fixed(v))
+}
+/// A status row on one bit (or bit pattern) of a status word.
+const fn status_bits(path: &'static str, mask: i64, equals: i64, lookup: StatusLookup, flags: u8) -> Row {
+    Row { name: "", path, flags, action: Action::StatusBits { mask, equals, lookup } }
+}
+const fn status_bit(path: &'static str, bit: i64, lookup: StatusLookup, flags: u8) -> Row {
+    status_bits(path, bit, bit, lookup, flags)
 }
 
 use Change::{Clear, Set};
@@ -523,13 +662,90 @@ pub static MGE_ROWS: &[Row] = &[
     fixed("outlet.2.load.on", "UPS.OutletSystem.Outlet.[3].DelayBeforeStartup", 0),
 ];
 
-/// Tripp Lite: outlet-system delays first, then the common rows.
+/// Tripp Lite: outlet-system delays first, then the common rows. The
+/// startup delay is the standard DelayBeforeStartup (seconds) where the
+/// device has it, else the vendor's TLDelayBeforeStartup, which counts
+/// minutes (see [`DelayWord::Minutes`]); either one gives `load.on.delay`
+/// and so `shutdown.return`.
 pub static TRIPP_LITE_ROWS: &[Row] = &[
     absent("ups.delay.shutdown", "UPS.OutletSystem.Outlet.DelayBeforeShutdown", Default::OffDelay),
     var("ups.timer.shutdown", "UPS.OutletSystem.Outlet.DelayBeforeShutdown", 0, QUICK_POLL),
     cmd("load.off.delay", "UPS.OutletSystem.Outlet.DelayBeforeShutdown", OffDelay),
     fixed("shutdown.stop", "UPS.OutletSystem.Outlet.DelayBeforeShutdown", -1),
+    absent("ups.delay.start", "UPS.OutletSystem.Outlet.DelayBeforeStartup", Default::OnDelay),
+    absent("ups.delay.start", "UPS.OutletSystem.Outlet.TLDelayBeforeStartup", Default::OnDelay),
+    var("ups.timer.start", "UPS.OutletSystem.Outlet.DelayBeforeStartup", 0, QUICK_POLL),
+    conv(
+        "ups.timer.start",
+        "UPS.OutletSystem.Outlet.TLDelayBeforeStartup",
+        Convert::DelayWord(DelayWord::Minutes),
+        QUICK_POLL,
+    ),
+    cmd("load.on.delay", "UPS.OutletSystem.Outlet.DelayBeforeStartup", OnDelay),
+    cmd(
+        "load.on.delay",
+        "UPS.OutletSystem.Outlet.TLDelayBeforeStartup",
+        CommandValue::Word(DelaySource::On, DelayWord::Minutes),
+    ),
+    // Measurements with the per-model factors (see [`tripp_lite_scale`]);
+    // the input voltage as the PowerSummary sees it comes first, as in NUT.
+    conv("input.voltage", "UPS.PowerSummary.Input.Voltage", Convert::TrippLite(Measure::Volts), 0),
+    conv("input.voltage", "UPS.PowerConverter.Input.Voltage", Convert::TrippLite(Measure::Volts), 0),
+    conv("input.frequency", "UPS.PowerConverter.Input.Frequency", Convert::TrippLite(Measure::Hertz), 0),
+    conv("output.voltage", "UPS.PowerConverter.Output.Voltage", Convert::TrippLite(Measure::Volts), 0),
+    conv("output.voltage", "UPS.PowerSummary.Voltage", Convert::TrippLite(Measure::Volts), 0),
+    conv("output.current", "UPS.PowerConverter.Output.Current", Convert::TrippLite(Measure::Amperes), 0),
+    conv("output.frequency", "UPS.PowerConverter.Output.Frequency", Convert::TrippLite(Measure::Hertz), 0),
+    conv("battery.voltage", "UPS.BatterySystem.Battery.Voltage", Convert::TrippLite(Measure::BatteryVolts), 0),
 ];
+
+/// What a Tripp Lite measurement is, for [`tripp_lite_scale`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    /// Input or output voltage.
+    Volts,
+    /// Input or output frequency.
+    Hertz,
+    /// Output current.
+    Amperes,
+    /// Battery voltage.
+    BatteryVolts,
+}
+
+/// The factor a Tripp Lite model's readings need, from NUT's tripplite-hid
+/// product table (facts, not code): the AVR550U/AVR750U/ECO550UPS
+/// (0x1003, 0x1007..0x1010) and OMNI/Smart LCD (0x2005, 0x2007..0x2014)
+/// report the battery voltage ten times too high; the Smart1500LCDT
+/// (0x3016) gives its measurements a unit exponent of 1, so its input
+/// voltage report holds 1214 for 121.4 V but decodes as 0.0001214 V:
+/// volts ×100000, hertz and amperes ×0.01.
+pub fn tripp_lite_scale(product_id: u16, measure: Measure) -> f64 {
+    match (product_id, measure) {
+        (0x3016, Measure::Volts | Measure::BatteryVolts) => 100_000.0,
+        (0x3016, Measure::Hertz | Measure::Amperes) => 0.01,
+        (0x1003 | 0x1007..=0x1010 | 0x2005 | 0x2007..=0x2014, Measure::BatteryVolts) => 0.1,
+        _ => 1.0,
+    }
+}
+
+/// Usage of Tripp Lite's TLDelayBeforeStartup.
+const TL_DELAY_BEFORE_STARTUP: u32 = 0xFFFF0056;
+
+/// Tripp Lite's descriptor fix-up: TLDelayBeforeStartup counts minutes,
+/// and its rows convert (see [`DelayWord::Minutes`]). A descriptor that
+/// already says so with a physical range 60 times the logical one
+/// (09ae:3016: −1..32767 ↔ −60..1966020 s) has that range dropped, so
+/// minutes are converted once, and −1 ("do not restart") stays −1 instead
+/// of rounding to 0 through the physical mapping on the way back.
+pub fn fix_tripp_lite(d: &mut ReportDescriptor, _product_id: u16) {
+    for f in d.fields.iter_mut() {
+        let sixty_fold = (f.logical_min.saturating_mul(60), f.logical_max.saturating_mul(60));
+        if f.usage() == TL_DELAY_BEFORE_STARTUP && (f.physical_min, f.physical_max) == sixty_fold {
+            f.physical_min = 0;
+            f.physical_max = 0;
+        }
+    }
+}
 
 /// The "PowerConverter / Flow / OutletSystem" layout that Tripp Lite,
 /// Liebert (PSA5, PSI5) and Legrand (UPS 1cb0:0032) firmware share: input and
@@ -609,17 +825,364 @@ pub static LEGRAND_ROWS: &[Row] = &[
     status("UPS.Output.CommunicationLost", COMM_FAULT, 0),
 ];
 
-/// PowerCOM: battery values under `UPS.Battery`, the beeper and the
-/// shutdown-imminent bit directly under `UPS`, ratings under `UPS.Output`.
+/// PowerCOM's beeper values (NUT's powercom-hid: 1 enabled, 2 disabled,
+/// the reverse of the Power Device Class's 1 disabled, 2 enabled).
+pub static POWERCOM_BEEPER: &[(i64, &str)] = &[(1, "enabled"), (2, "disabled")];
+
+/// PowerCOM (NUT's powercom-hid variable set). The PowerSummary Voltage and
+/// ConfigVoltage repeat the output voltage (the 0d9f:0004 descriptor gives
+/// ConfigVoltage 100..240), so no battery voltage is published; the delays
+/// are PowerCOM delay words ([`DelayWord`]), and `shutdown.return` /
+/// `shutdown.stayoff` are single writes of the shutdown word with its
+/// restart or stay-off bit.
 pub static POWERCOM_ROWS: &[Row] = &[
+    status("UPS.PowerSummary.PresentStatus.ACPresent", ONLINE, 0),
+    status("UPS.PowerSummary.PresentStatus.BatteryPresent", BATTERY_PRESENT, 0),
+    status("UPS.PowerSummary.PresentStatus.BelowRemainingCapacityLimit", LOW_BATTERY, 0),
+    status("UPS.PowerSummary.PresentStatus.Charging", CHARGING, 0),
+    status("UPS.PowerSummary.PresentStatus.CommunicationLost", COMM_FAULT, 0),
+    status("UPS.PowerSummary.PresentStatus.Discharging", DISCHARGING, 0),
+    status("UPS.PowerSummary.PresentStatus.NeedReplacement", REPLACE_BATTERY, 0),
+    status("UPS.PowerSummary.PresentStatus.Overload", OVERLOAD, 0),
+    status("UPS.PowerSummary.PresentStatus.RemainingTimeLimitExpired", TIME_LIMIT_EXPIRED, 0),
+    status("UPS.PowerSummary.PresentStatus.ShutdownImminent", SHUTDOWN_IMMINENT, 0),
+    status("UPS.PresentStatus.ACPresent", ONLINE, 0),
+    status("UPS.PresentStatus.BatteryPresent", BATTERY_PRESENT, 0),
+    status("UPS.PresentStatus.BelowRemainingCapacityLimit", LOW_BATTERY, 0),
+    status("UPS.PresentStatus.Boost", BOOST, 0),
+    status("UPS.PresentStatus.Buck", TRIM, 0),
+    status("UPS.PresentStatus.Charging", CHARGING, 0),
+    status("UPS.PresentStatus.CommunicationLost", COMM_FAULT, 0),
+    status("UPS.PresentStatus.Discharging", DISCHARGING, 0),
+    status("UPS.PresentStatus.NeedReplacement", REPLACE_BATTERY, 0),
+    status("UPS.PresentStatus.Overload", OVERLOAD, 0),
+    status("UPS.PresentStatus.RemainingTimeLimitExpired", TIME_LIMIT_EXPIRED, 0),
+    status("UPS.PresentStatus.ShutdownImminent", SHUTDOWN_IMMINENT, 0),
+    var("battery.charge", "UPS.PowerSummary.RemainingCapacity", 0, 0),
     var("battery.charge", "UPS.Battery.RemainingCapacity", 0, 0),
-    conv("battery.mfr.date", "UPS.Battery.ManufacturerDate", Date, STATIC),
-    var("output.frequency.nominal", "UPS.Output.ConfigFrequency", 0, STATIC),
-    conv("ups.beeper.status", "UPS.AudibleAlarmControl", Lookup(BEEPER), 0),
-    status("UPS.ShutdownImminent", SHUTDOWN_IMMINENT, 0),
-    fixed("beeper.enable", "UPS.AudibleAlarmControl", 2),
-    fixed("beeper.disable", "UPS.AudibleAlarmControl", 1),
-    fixed("beeper.mute", "UPS.AudibleAlarmControl", 3),
+    var("battery.charge.low", "UPS.PowerSummary.RemainingCapacityLimit", 0, 0),
+    var("battery.charge.warning", "UPS.PowerSummary.WarningCapacityLimit", 0, 0),
+    var("battery.runtime", "UPS.PowerSummary.RunTimeToEmpty", 0, 0),
+    conv("battery.date", "UPS.Battery.ManufacturerDate", Date, STATIC),
+    conv("battery.type", "UPS.PowerSummary.iDeviceChemistry", StringIndex, STATIC),
+    // NUT prints the raw value here (no kelvin conversion).
+    var("battery.temperature", "UPS.Battery.Temperature", 1, 0),
+    conv("ups.beeper.status", "UPS.PowerSummary.AudibleAlarmControl", Lookup(POWERCOM_BEEPER), 0),
+    conv("ups.beeper.status", "UPS.AudibleAlarmControl", Lookup(POWERCOM_BEEPER), 0),
+    var("ups.load", "UPS.Output.PercentLoad", 0, 0),
+    conv("ups.date", "UPS.PowerSummary.ManufacturerDate", Date, STATIC),
+    conv("ups.test.result", "UPS.Battery.Test", Lookup(TEST_RESULT), 0),
+    absent("ups.delay.start", "UPS.PowerSummary.DelayBeforeStartup", Default::OnDelay),
+    conv("ups.timer.start", "UPS.PowerSummary.DelayBeforeStartup", Convert::DelayWord(DelayWord::PowercomStartup), 0),
+    absent("ups.delay.shutdown", "UPS.PowerSummary.DelayBeforeShutdown", Default::OffDelay),
+    conv(
+        "ups.timer.shutdown",
+        "UPS.PowerSummary.DelayBeforeShutdown",
+        Convert::DelayWord(DelayWord::PowercomShutdownReturn),
+        QUICK_POLL,
+    ),
+    absent("ups.delay.shutdown", "UPS.PowerSummary.PCMDelayBeforeShutdown", Default::OffDelay),
+    conv(
+        "ups.timer.shutdown",
+        "UPS.PowerSummary.PCMDelayBeforeShutdown",
+        Convert::DelayWord(DelayWord::PowercomShutdownReturn),
+        QUICK_POLL,
+    ),
+    var("input.voltage", "UPS.Input.Voltage", 1, 0),
+    var("input.voltage.nominal", "UPS.Input.ConfigVoltage", 0, STATIC),
+    var("input.frequency", "UPS.Input.Frequency", 1, 0),
+    var("output.voltage", "UPS.Output.Voltage", 1, 0),
+    var("output.voltage.nominal", "UPS.Output.ConfigVoltage", 0, STATIC),
+    var("output.frequency", "UPS.Output.Frequency", 1, 0),
+    // The beeper commands write PowerCOM's own values (1 on, 0 off).
+    fixed("beeper.toggle", "UPS.PowerSummary.AudibleAlarmControl", 1),
+    fixed("beeper.enable", "UPS.PowerSummary.AudibleAlarmControl", 1),
+    fixed("beeper.disable", "UPS.PowerSummary.AudibleAlarmControl", 0),
+    fixed("test.battery.start.quick", "UPS.Battery.Test", 1),
+    cmd(
+        "load.on.delay",
+        "UPS.PowerSummary.DelayBeforeStartup",
+        CommandValue::Word(DelaySource::On, DelayWord::PowercomStartup),
+    ),
+    cmd(
+        "shutdown.return",
+        "UPS.PowerSummary.DelayBeforeShutdown",
+        CommandValue::Word(DelaySource::Off, DelayWord::PowercomShutdownReturn),
+    ),
+    cmd(
+        "shutdown.stayoff",
+        "UPS.PowerSummary.DelayBeforeShutdown",
+        CommandValue::Word(DelaySource::Off, DelayWord::PowercomShutdownStayOff),
+    ),
+    cmd(
+        "load.on",
+        "UPS.PowerSummary.PCMDelayBeforeStartup",
+        CommandValue::Word(DelaySource::Fixed(0), DelayWord::PowercomStartup),
+    ),
+    cmd(
+        "load.off",
+        "UPS.PowerSummary.PCMDelayBeforeShutdown",
+        CommandValue::Word(DelaySource::Fixed(0), DelayWord::PowercomShutdownStayOff),
+    ),
+    cmd(
+        "shutdown.return",
+        "UPS.PowerSummary.PCMDelayBeforeShutdown",
+        CommandValue::Word(DelaySource::Off, DelayWord::PowercomShutdownReturn),
+    ),
+    cmd(
+        "shutdown.stayoff",
+        "UPS.PowerSummary.PCMDelayBeforeShutdown",
+        CommandValue::Word(DelaySource::Off, DelayWord::PowercomShutdownStayOff),
+    ),
+];
+
+/// Belkin's self-test results (its own numbering: 0 is "none").
+pub static BELKIN_TEST_RESULT: &[(i64, &str)] = &[
+    (0, "No test initiated"),
+    (1, "Done and passed"),
+    (2, "Done and warning"),
+    (3, "Done and error"),
+    (4, "Aborted"),
+    (5, "In progress"),
+];
+/// Belkin's voltage sensitivity.
+pub static BELKIN_SENSITIVITY: &[(i64, &str)] = &[(0, "normal"), (1, "reduced"), (2, "low")];
+/// Belkin's UPS type (low nibble of BELKINUPSType); NUT shows the unlisted
+/// values as "online", hence the tail.
+pub static BELKIN_UPS_TYPE: &[(i64, &str)] = &[
+    (0, "online"),
+    (1, "offline"),
+    (2, "line-interactive"),
+    (3, "simple online"),
+    (4, "simple offline"),
+    (5, "simple line-interactive"),
+    (6, "online"),
+    (7, "online"),
+    (8, "online"),
+    (9, "online"),
+    (10, "online"),
+    (11, "online"),
+    (12, "online"),
+    (13, "online"),
+    (14, "online"),
+    (15, "online"),
+];
+
+/// Belkin's status words (bit meanings from NUT's belkin-hid usage notes).
+const BELKIN_POWER_STATUS: &str = "UPS.BELKINStatus.BELKINPowerStatus";
+const BELKIN_BATTERY_STATUS: &str = "UPS.BELKINStatus.BELKINBatteryStatus";
+const BELKIN_CONTROLS_STARTUP: &str = "UPS.BELKINControls.BELKINDelayBeforeStartup";
+const BELKIN_CONTROLS_SHUTDOWN: &str = "UPS.BELKINControls.BELKINDelayBeforeShutdown";
+const BELKIN_CONTROLS_REBOOT: &str = "UPS.BELKINControls.BELKINDelayBeforeReboot";
+const BELKIN_TEST: &str = "UPS.BELKINControls.BELKINTest";
+const BELKIN_BEEPER: &str = "UPS.BELKINControls.BELKINAudibleAlarmControl";
+
+/// Belkin (NUT's belkin-hid variable set): measurements on the vendor page
+/// in tenths, status in two packed words, delays and tests under
+/// `BELKINControls`. As in NUT, the startup delay is written in seconds
+/// although Belkin's notes say the firmware counts minutes: no Belkin
+/// capture exists to settle it, and NUT's behaviour is the reference.
+pub static BELKIN_ROWS: &[Row] = &[
+    var("battery.charge", "UPS.BELKINBatterySystem.BELKINCharge", 0, 0),
+    var("battery.charge.low", "UPS.PowerSummary.RemainingCapacityLimit", 0, 0),
+    var("battery.charge.warning", "UPS.PowerSummary.WarningCapacityLimit", 0, 0),
+    var("battery.runtime", "UPS.PowerSummary.RunTimeToEmpty", 0, 0),
+    conv("battery.type", "UPS.PowerSummary.iDeviceChemistry", StringIndex, 0),
+    conv("battery.voltage", "UPS.BELKINBatterySystem.BELKINVoltage", Convert::Tenths, 0),
+    var("battery.voltage.nominal", "UPS.BELKINConfig.BELKINConfigBatteryVoltage", 0, 0),
+    conv("input.frequency", "UPS.BELKINPowerState.BELKINInput.BELKINFrequency", Convert::Tenths, 0),
+    var("input.frequency.nominal", "UPS.BELKINConfig.BELKINConfigFrequency", 0, 0),
+    conv("input.sensitivity", "UPS.BELKINDevice.BELKINVoltageSensitivity", Lookup(BELKIN_SENSITIVITY), RW),
+    var("input.transfer.high", "UPS.BELKINConfig.BELKINHighVoltageTransfer", 0, RW),
+    var("input.transfer.high.max", "UPS.BELKINConfig.BELKINHighVoltageTransferMax", 0, 0),
+    var("input.transfer.high.min", "UPS.BELKINConfig.BELKINHighVoltageTransferMin", 0, 0),
+    var("input.transfer.low", "UPS.BELKINConfig.BELKINLowVoltageTransfer", 0, RW),
+    var("input.transfer.low.max", "UPS.BELKINConfig.BELKINLowVoltageTransferMax", 0, 0),
+    var("input.transfer.low.min", "UPS.BELKINConfig.BELKINLowVoltageTransferMin", 0, 0),
+    conv("input.voltage", "UPS.BELKINPowerState.BELKINInput.BELKINVoltage", Convert::Tenths, 0),
+    var("input.voltage.nominal", "UPS.BELKINConfig.BELKINConfigVoltage", 0, 0),
+    conv("output.frequency", "UPS.BELKINPowerState.BELKINOutput.BELKINFrequency", Convert::Tenths, 0),
+    conv("output.voltage", "UPS.BELKINPowerState.BELKINOutput.BELKINVoltage", Convert::Tenths, 0),
+    conv("ups.beeper.status", BELKIN_BEEPER, Lookup(BEEPER), 0),
+    absent("ups.delay.start", BELKIN_CONTROLS_STARTUP, Default::OnDelay),
+    absent("ups.delay.shutdown", BELKIN_CONTROLS_SHUTDOWN, Default::OffDelay),
+    var("ups.timer.start", BELKIN_CONTROLS_STARTUP, 0, QUICK_POLL),
+    var("ups.timer.shutdown", BELKIN_CONTROLS_SHUTDOWN, 0, QUICK_POLL),
+    var("ups.timer.reboot", BELKIN_CONTROLS_REBOOT, 0, QUICK_POLL),
+    conv("ups.firmware", "UPS.BELKINDevice.BELKINUPSType", Convert::HighNibble, 0),
+    var("ups.load", "UPS.BELKINPowerState.BELKINOutput.BELKINPercentLoad", 0, 0),
+    var("ups.load.high", "UPS.BELKINConfig.BELKINConfigOverloadTransfer", 0, 0),
+    conv("ups.mfr.date", "UPS.PowerSummary.ManufacturerDate", Date, 0),
+    var("ups.power.nominal", "UPS.BELKINConfig.BELKINConfigApparentPower", 0, 0),
+    conv("ups.test.result", BELKIN_TEST, Lookup(BELKIN_TEST_RESULT), 0),
+    conv("ups.type", "UPS.BELKINDevice.BELKINUPSType", Convert::LowNibbleLookup(BELKIN_UPS_TYPE), 0),
+    status("UPS.PowerSummary.Discharging", DISCHARGING, QUICK_POLL),
+    status("UPS.PowerSummary.Charging", CHARGING, QUICK_POLL),
+    status("UPS.PowerSummary.ShutdownImminent", SHUTDOWN_IMMINENT, 0),
+    status("UPS.PowerSummary.ACPresent", ONLINE, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.Discharging", DISCHARGING, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.Charging", CHARGING, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.ShutdownImminent", SHUTDOWN_IMMINENT, 0),
+    status("UPS.PowerSummary.PresentStatus.ACPresent", ONLINE, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.NeedReplacement", REPLACE_BATTERY, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.BelowRemainingCapacityLimit", LOW_BATTERY, QUICK_POLL),
+    // Power status: bit 0 AC failure, 4 overload, 6 overheat, 7 UPS fault,
+    // 13 awaiting power.
+    status_bit(BELKIN_POWER_STATUS, 0x0001, ON_BATTERY, QUICK_POLL),
+    status_bit(BELKIN_POWER_STATUS, 0x0010, OVERLOAD, 0),
+    status_bit(BELKIN_POWER_STATUS, 0x0040, OVERHEAT, 0),
+    status_bit(BELKIN_POWER_STATUS, 0x0080, COMM_FAULT, 0),
+    status_bit(BELKIN_POWER_STATUS, 0x2000, AWAITING_POWER, 0),
+    // Battery status: bit 2 low, 6 empty, 7 replace.
+    status_bit(BELKIN_BATTERY_STATUS, 0x04, LOW_BATTERY, QUICK_POLL),
+    status_bit(BELKIN_BATTERY_STATUS, 0x40, DEPLETED, QUICK_POLL),
+    status_bit(BELKIN_BATTERY_STATUS, 0x80, REPLACE_BATTERY, 0),
+    fixed("test.battery.start.quick", BELKIN_TEST, 1),
+    fixed("test.battery.start.deep", BELKIN_TEST, 2),
+    fixed("test.battery.stop", BELKIN_TEST, 3),
+    fixed("beeper.on", BELKIN_BEEPER, 2),
+    fixed("beeper.off", BELKIN_BEEPER, 3),
+    fixed("beeper.disable", BELKIN_BEEPER, 1),
+    fixed("beeper.enable", BELKIN_BEEPER, 2),
+    fixed("beeper.mute", BELKIN_BEEPER, 3),
+    // Belkin's off/on are "in 1 s", not the derived "delay 0".
+    fixed("load.off", BELKIN_CONTROLS_SHUTDOWN, 1),
+    fixed("load.on", BELKIN_CONTROLS_STARTUP, 1),
+    cmd("load.off.delay", BELKIN_CONTROLS_SHUTDOWN, OffDelay),
+    cmd("load.on.delay", BELKIN_CONTROLS_STARTUP, OnDelay),
+    fixed("shutdown.stop", BELKIN_CONTROLS_SHUTDOWN, -1),
+    fixed("shutdown.reboot", BELKIN_CONTROLS_REBOOT, 10),
+];
+
+/// Delta's UPS type (low nibble of DeltaUPSType; 3 and 4 repeat 1 and 2,
+/// 7..15 mean nothing).
+pub static DELTA_UPS_TYPE: &[(i64, &str)] = &[
+    (0, "online"),
+    (1, "offline"),
+    (2, "line-interactive"),
+    (3, "offline"),
+    (4, "line-interactive"),
+    (5, "3-phase"),
+    (6, "split-phase"),
+];
+/// Delta's output source → `input.source`.
+pub static DELTA_OUTPUT_SOURCE: &[(i64, &str)] = &[
+    (0, "normal"),
+    (1, "battery"),
+    (2, "bypass/reserve"),
+    (3, "reducing"),
+    (4, "boosting"),
+    (5, "manual bypass"),
+    (6, "other"),
+    (7, "no output"),
+    (8, "on eco"),
+];
+
+/// Delta (Amplon; NUT's delta_ups-hid variable set): the
+/// PowerConverter/Flow/OutletSystem layout with one or two decimals where
+/// NUT prints them, vendor settings under `UPS.DeltaCustom.[1]`, and a
+/// device-held restart delay as `ups.delay.start` (there is no
+/// `ups.delay.shutdown` row: `offdelay` applies).
+pub static DELTA_ROWS: &[Row] = &[
+    conv("input.sensitivity", "UPS.DeltaCustom.[1].DeltaConfigSensitivity", Lookup(BELKIN_SENSITIVITY), RW),
+    var("input.voltage", "UPS.PowerSummary.Input.Voltage", 1, QUICK_POLL),
+    var("input.transfer.low", "UPS.PowerConverter.Output.LowVoltageTransfer", 0, RW),
+    var("input.transfer.high", "UPS.PowerConverter.Output.HighVoltageTransfer", 0, RW),
+    var("input.transfer.low.min", "UPS.PowerConverter.Output.DeltaConfigTransferLowMin", 0, STATIC),
+    var("input.transfer.low.max", "UPS.PowerConverter.Output.DeltaConfigTransferLowMax", 0, STATIC),
+    var("input.transfer.high.min", "UPS.PowerConverter.Output.DeltaConfigTransferHighMin", 0, STATIC),
+    var("input.transfer.high.max", "UPS.PowerConverter.Output.DeltaConfigTransferHighMax", 0, STATIC),
+    conv("input.source", "UPS.OutletSystem.Outlet.DeltaOutputSource", Lookup(DELTA_OUTPUT_SOURCE), 0),
+    var("input.frequency", "UPS.PowerConverter.Input.Frequency", 1, 0),
+    var("battery.voltage.nominal", "UPS.BatterySystem.Battery.ConfigVoltage", 0, STATIC),
+    var("battery.voltage", "UPS.BatterySystem.Battery.Voltage", 1, 0),
+    var("battery.charge", "UPS.BatterySystem.Battery.RemainingCapacity", 1, 0),
+    var("battery.charge.low", "UPS.PowerSummary.RemainingCapacityLimit", 0, SEMI_STATIC | RW),
+    var("battery.charge.warning", "UPS.PowerSummary.WarningCapacityLimit", 0, 0),
+    conv("battery.temperature", "UPS.BatterySystem.Temperature", KelvinToCelsius, 0),
+    var("battery.runtime", "UPS.PowerSummary.RunTimeToEmpty", 0, 0),
+    var("battery.capacity", "UPS.PowerSummary.FullChargeCapacity", 0, 0),
+    var("output.voltage.nominal", "UPS.Flow.ConfigVoltage", 0, STATIC),
+    var("output.frequency.nominal", "UPS.Flow.ConfigFrequency", 0, STATIC),
+    var("output.voltage", "UPS.PowerConverter.Output.Voltage", 1, 0),
+    var("output.frequency", "UPS.PowerConverter.Output.Frequency", 1, 0),
+    var("output.current", "UPS.PowerConverter.Output.Current", 1, 0),
+    conv("ups.beeper.status", "UPS.PowerSummary.AudibleAlarmControl", Lookup(BEEPER), 0),
+    conv("ups.test.result", "UPS.BatterySystem.Test", Lookup(TEST_RESULT), 0),
+    conv("ups.type", "UPS.DeltaCustom.[1].DeltaUPSType", Convert::LowNibbleLookup(DELTA_UPS_TYPE), STATIC),
+    conv("ups.start.auto", "UPS.DeltaCustom.[1].DeltaConfigStartPowerRestore", Lookup(YES_NO), RW),
+    var("ups.power.nominal", "UPS.Flow.ConfigApparentPower", 0, STATIC),
+    var("ups.realpower", "UPS.PowerConverter.Output.ActivePower", 1, 0),
+    var("ups.load", "UPS.OutletSystem.Outlet.PercentLoad", 1, 0),
+    var("ups.delay.start", "UPS.OutletSystem.Outlet.DeltaConfigStartPowerRestoreDelay", 0, RW),
+    var("ups.timer.start", "UPS.OutletSystem.Outlet.DelayBeforeStartup", 0, QUICK_POLL),
+    var("ups.timer.shutdown", "UPS.OutletSystem.Outlet.DelayBeforeShutdown", 0, QUICK_POLL),
+    var("ups.timer.reboot", "UPS.OutletSystem.Outlet.DelayBeforeReboot", 0, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.Good", GOOD, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.InternalFailure", COMM_FAULT, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.ShutdownImminent", SHUTDOWN_IMMINENT, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.ACPresent", ONLINE, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.BelowRemainingCapacityLimit", LOW_BATTERY, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.FullyCharged", FULLY_CHARGED, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.Charging", CHARGING, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.Discharging", DISCHARGING, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.FullyDischarged", DEPLETED, 0),
+    status("UPS.PowerSummary.PresentStatus.NeedReplacement", REPLACE_BATTERY, 0),
+    status("UPS.PowerConverter.PresentStatus.VoltageOutOfRange", VOLTAGE_RANGE, 0),
+    status("UPS.PowerConverter.PresentStatus.Buck", TRIM, 0),
+    status("UPS.PowerConverter.PresentStatus.Boost", BOOST, 0),
+    status("UPS.PowerConverter.PresentStatus.Overload", OVERLOAD, 0),
+    status("UPS.PowerConverter.PresentStatus.Used", BATTERY_PRESENT, 0),
+    status("UPS.PowerConverter.PresentStatus.OverTemperature", OVERHEAT, 0),
+    status("UPS.PowerConverter.PresentStatus.InternalFailure", COMM_FAULT, 0),
+    status("UPS.PowerConverter.PresentStatus.AwaitingPower", AWAITING_POWER, 0),
+    fixed("beeper.on", "UPS.PowerSummary.AudibleAlarmControl", 2),
+    fixed("beeper.off", "UPS.PowerSummary.AudibleAlarmControl", 3),
+    fixed("beeper.enable", "UPS.PowerSummary.AudibleAlarmControl", 2),
+    fixed("beeper.disable", "UPS.PowerSummary.AudibleAlarmControl", 1),
+    fixed("beeper.mute", "UPS.PowerSummary.AudibleAlarmControl", 3),
+    fixed("test.battery.start.quick", "UPS.BatterySystem.Test", 1),
+    fixed("test.battery.start.deep", "UPS.BatterySystem.Test", 2),
+    fixed("test.battery.stop", "UPS.BatterySystem.Test", 3),
+    cmd("load.on.delay", "UPS.OutletSystem.Outlet.DelayBeforeStartup", OnDelay),
+    cmd("load.off.delay", "UPS.OutletSystem.Outlet.DelayBeforeShutdown", OffDelay),
+    fixed("shutdown.stop", "UPS.OutletSystem.Outlet.DelayBeforeShutdown", -1),
+    fixed("shutdown.reboot", "UPS.OutletSystem.Outlet.DelayBeforeReboot", 10),
+];
+
+/// Salicru (SPS Home; NUT's salicru-hid variable set). NUT publishes no
+/// instant commands and no delays for it ("need testing" there), so none
+/// are offered here either; the transfer limits are read-only.
+pub static SALICRU_ROWS: &[Row] = &[
+    conv("battery.type", "UPS.PowerSummary.iDeviceChemistry", StringIndex, 0),
+    var("battery.charge", "UPS.PowerSummary.RemainingCapacity", 0, 0),
+    var("battery.charge.warning", "UPS.PowerSummary.WarningCapacityLimit", 0, 0),
+    var("battery.charge.low", "UPS.PowerSummary.RemainingCapacityLimit", 0, SEMI_STATIC | RW),
+    var("battery.runtime", "UPS.PowerSummary.RunTimeToEmpty", 0, 0),
+    var("battery.runtime.low", "UPS.PowerSummary.RemainingTimeLimit", 0, SEMI_STATIC | RW),
+    var("battery.voltage.nominal", "UPS.PowerSummary.ConfigVoltage", 0, 0),
+    var("battery.voltage", "UPS.PowerSummary.Voltage", 2, 0),
+    var("ups.load", "UPS.Output.PercentLoad", 0, 0),
+    conv("ups.beeper.status", "UPS.PowerSummary.AudibleAlarmControl", Lookup(BEEPER), 0),
+    conv("ups.test.result", "UPS.Output.Test", Lookup(TEST_RESULT), 0),
+    var("ups.realpower.nominal", "UPS.Output.ConfigActivePower", 0, 0),
+    status("UPS.PowerSummary.PresentStatus.ACPresent", ONLINE, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.Charging", CHARGING, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.Discharging", DISCHARGING, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.BelowRemainingCapacityLimit", LOW_BATTERY, QUICK_POLL),
+    status("UPS.PowerSummary.PresentStatus.FullyCharged", FULLY_CHARGED, 0),
+    status("UPS.PowerSummary.PresentStatus.RemainingTimeLimitExpired", TIME_LIMIT_EXPIRED, 0),
+    status("UPS.Output.CommunicationLost", COMM_FAULT, 0),
+    status("UPS.Output.Boost", BOOST, 0),
+    status("UPS.Output.Overload", OVERLOAD, 0),
+    var("input.frequency", "UPS.Input.Frequency", 1, 0),
+    var("input.voltage.nominal", "UPS.Input.ConfigVoltage", 0, 0),
+    var("input.voltage", "UPS.Input.Voltage", 1, 0),
+    var("input.transfer.high", "UPS.PowerConverter.Output.HighVoltageTransfer", 0, STATIC),
+    var("input.transfer.low", "UPS.PowerConverter.Output.LowVoltageTransfer", 0, STATIC),
+    var("output.frequency", "UPS.Output.Frequency", 1, 0),
+    var("output.voltage", "UPS.Output.Voltage", 1, 0),
+    var("output.voltage.nominal", "UPS.Output.ConfigVoltage", 0, 0),
 ];
 
 /// CyberPower: its delays, timers, self-test and status live under
@@ -627,6 +1190,8 @@ pub static POWERCOM_ROWS: &[Row] = &[
 pub static CYBERPOWER_ROWS: &[Row] = &[
     conv("battery.charge", "UPS.PowerSummary.RemainingCapacity", Convert::PercentClamped, 0),
     var("battery.voltage.nominal", "UPS.PowerSummary.ConfigVoltage", 0, 0),
+    // After the nominal voltage, which the scale decision reads.
+    conv("battery.voltage", "UPS.PowerSummary.Voltage", Convert::CyberPowerBatteryVoltage, 0),
     var("ups.load", "UPS.Output.PercentLoad", 0, 0),
     conv("ups.test.result", "UPS.Output.Test", Lookup(TEST_RESULT), 0),
     var("ups.power", "UPS.Output.ApparentPower", 0, 0),
@@ -742,7 +1307,8 @@ pub static EXPLORE: Subdriver = Subdriver {
 };
 
 /// Every subdriver, in NUT's claim order. Vendors without a table of their
-/// own here use the common Power Device Class rows.
+/// own here (Arduino, EcoFlow, Ever, iDowell, OpenUPS, Powervar) use the
+/// common Power Device Class rows.
 pub static SUBDRIVERS: &[Subdriver] = &[
     Subdriver {
         name: "MGE HID",
@@ -763,7 +1329,15 @@ pub static SUBDRIVERS: &[Subdriver] = &[
         delays: DEFAULT_DELAYS,
     },
     generic("Arduino HID", &[0x2341, 0x2A03]),
-    generic("Belkin HID", &[0x050D]),
+    Subdriver {
+        name: "Belkin HID",
+        vendor_ids: &[0x050D],
+        names: UsageNames { tables: &[usage_names::BELKIN, usage_names::POWER_DEVICE, usage_names::BATTERY_SYSTEM] },
+        rows: &[BELKIN_ROWS],
+        pollfreq: 30,
+        fixup: None,
+        delays: DEFAULT_DELAYS,
+    },
     Subdriver {
         name: "CyberPower HID",
         vendor_ids: &[0x0764, 0x0483],
@@ -773,7 +1347,15 @@ pub static SUBDRIVERS: &[Subdriver] = &[
         fixup: Some(fix_cyberpower),
         delays: CYBERPOWER_DELAYS,
     },
-    generic("Delta UPS HID", &[0x05DD]),
+    Subdriver {
+        name: "Delta UPS HID",
+        vendor_ids: &[0x05DD],
+        names: UsageNames { tables: &[usage_names::DELTA, usage_names::POWER_DEVICE, usage_names::BATTERY_SYSTEM] },
+        rows: &[DELTA_ROWS],
+        pollfreq: 30,
+        fixup: None,
+        delays: DEFAULT_DELAYS,
+    },
     generic("EcoFlow HID", &[0x3746]),
     generic("Ever HID", &[0x2E51]),
     generic("iDowell HID", &[0x075D]),
@@ -799,14 +1381,22 @@ pub static SUBDRIVERS: &[Subdriver] = &[
     Subdriver {
         name: "PowerCOM HID",
         vendor_ids: &[0x0D9F],
+        names: UsageNames { tables: &[usage_names::POWERCOM, usage_names::POWER_DEVICE, usage_names::BATTERY_SYSTEM] },
+        rows: &[POWERCOM_ROWS],
+        pollfreq: 30,
+        fixup: None,
+        delays: POWERCOM_DELAYS,
+    },
+    generic("Powervar HID", &[0x4234]),
+    Subdriver {
+        name: "Salicru HID",
+        vendor_ids: &[0x2E66],
         names: UsageNames { tables: STD },
-        rows: &[POWERCOM_ROWS, PDC_VALUES, PDC_DELAYS, PDC_STATUS, PDC_COMMANDS],
+        rows: &[SALICRU_ROWS],
         pollfreq: 30,
         fixup: None,
         delays: DEFAULT_DELAYS,
     },
-    generic("Powervar HID", &[0x4234]),
-    generic("Salicru HID", &[0x2E66]),
     Subdriver {
         name: "TrippLite HID",
         vendor_ids: &[0x09AE],
@@ -815,7 +1405,7 @@ pub static SUBDRIVERS: &[Subdriver] = &[
         },
         rows: &[TRIPP_LITE_ROWS, CONVERTER_ROWS, PDC_VALUES, PDC_DELAYS, PDC_STATUS, PDC_COMMANDS],
         pollfreq: 30,
-        fixup: None,
+        fixup: Some(fix_tripp_lite),
         delays: DEFAULT_DELAYS,
     },
 ];

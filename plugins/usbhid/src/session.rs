@@ -79,6 +79,10 @@ pub struct Session {
     vars: BTreeMap<String, String>,
     /// Rows of the instant commands, first present path per name.
     commands: Vec<Active>,
+    /// USB product id (some vendor conversions depend on the model).
+    product_id: u16,
+    /// CyberPower's battery-voltage factor, once decided.
+    battery_scale: Option<f64>,
 }
 
 /// Which rows a walk reads.
@@ -115,6 +119,8 @@ impl Session {
             flags: StatusFlags::default(),
             vars: BTreeMap::new(),
             commands: Vec::new(),
+            product_id: id.product_id,
+            battery_scale: None,
         };
         for rows in subdriver.rows {
             for row in *rows {
@@ -333,6 +339,25 @@ impl Session {
                 self.flags.apply_value(lookup, value as i64);
                 true
             }
+            Action::StatusBits { mask, equals, lookup } => {
+                self.flags.apply_value(lookup, i64::from((value as i64) & mask == equals));
+                true
+            }
+            Action::Var(Convert::TrippLite(measure)) => {
+                let scaled = value * mapping::tripp_lite_scale(self.product_id, measure);
+                self.vars.insert(row.name.into(), format_decimals(scaled, 1));
+                true
+            }
+            Action::Var(Convert::CyberPowerBatteryVoltage) => {
+                let nominal = self.vars.get("battery.voltage.nominal").and_then(|n| n.parse::<f64>().ok());
+                if self.battery_scale.is_none() {
+                    self.battery_scale = mapping::cyberpower_battery_scale(self.product_id, value, nominal);
+                }
+                // Undecided (no nominal yet): unscaled, as NUT.
+                let text = format_decimals(value * self.battery_scale.unwrap_or(1.0), 1);
+                self.vars.insert(row.name.into(), text);
+                true
+            }
             Action::Var(c) => match convert(dev, c, value) {
                 Some(text) => {
                     self.vars.insert(row.name.into(), text);
@@ -425,6 +450,15 @@ fn convert(dev: &mut dyn HidDevice, c: Convert, v: f64) -> Option<String> {
         }
         Convert::AmpSecondsToAmpHours => Some(format_decimals(v / 3600.0, 2)),
         Convert::PercentClamped => Some(format_decimals(v.min(100.0), 0)),
+        Convert::Tenths => Some(format_decimals(v / 10.0, 1)),
+        Convert::HighNibble => Some(format!("{}", (v as i64) >> 4)),
+        Convert::LowNibbleLookup(table) => {
+            let nibble = (v as i64) & 0x0F;
+            table.iter().find(|(k, _)| *k == nibble).map(|(_, t)| (*t).into())
+        }
+        // Handled in `Session::apply`, which holds the scale; here unscaled.
+        Convert::CyberPowerBatteryVoltage | Convert::TrippLite(_) => Some(format_decimals(v, 1)),
+        Convert::DelayWord(word) => Some(format!("{}", word.decode(v as i64))),
     }
 }
 

@@ -357,7 +357,77 @@ pub static MGE: UsageTable = &[
 ];
 
 /// Tripp Lite's vendor usages on page 0xFFFF (those its mapping uses).
+/// TLDelayBeforeStartup counts minutes, not seconds (see `mapping::fix_tripp_lite`).
 pub static TRIPP_LITE: UsageTable = &[(0xFFFF0056, "TLDelayBeforeStartup")];
+
+/// PowerCOM's delay usages on page 0x00FF (some models use them instead of
+/// the standard PowerSummary ones; names as NUT's powercom-hid prints them).
+pub static POWERCOM: UsageTable = &[(0x00FF0056, "PCMDelayBeforeStartup"), (0x00FF0057, "PCMDelayBeforeShutdown")];
+
+/// Belkin's usages. Belkin firmware puts them on page 0x86, which the HID
+/// Power Device specification reserves; the names are the ones NUT's
+/// `belkin-hid` subdriver prints, so paths compare with NUT's debug output.
+/// Units (from the same subdriver's notes): voltages and frequencies in
+/// tenths, the startup delay in minutes, the shutdown delay in seconds.
+pub static BELKIN: UsageTable = &[
+    (0x860010, "BELKINBatterySystem"),
+    (0x86001A, "BELKINInput"),
+    (0x86001C, "BELKINOutput"),
+    (0x860021, "BELKINPowerStatus"),
+    (0x860022, "BELKINBatteryStatus"),
+    (0x860026, "BELKINConfig"),
+    (0x860027, "BELKINControls"),
+    (0x860028, "BELKINStatus"),
+    (0x860029, "BELKINDevice"),
+    (0x86002A, "BELKINPowerState"),
+    (0x860030, "BELKINVoltage"),
+    (0x860032, "BELKINFrequency"),
+    (0x860034, "BELKINPower"),
+    (0x860035, "BELKINPercentLoad"),
+    (0x860036, "BELKINTemperature"),
+    (0x860039, "BELKINCharge"),
+    (0x860040, "BELKINConfigVoltage"),
+    (0x860042, "BELKINConfigFrequency"),
+    (0x860043, "BELKINConfigApparentPower"),
+    (0x860044, "BELKINConfigBatteryVoltage"),
+    (0x860045, "BELKINConfigOverloadTransfer"),
+    (0x860050, "BELKINLoadOn"),
+    (0x860051, "BELKINLoadOff"),
+    (0x860052, "BELKINLoadToggle"),
+    (0x860053, "BELKINLowVoltageTransfer"),
+    (0x860054, "BELKINHighVoltageTransfer"),
+    (0x860055, "BELKINDelayBeforeReboot"),
+    (0x860056, "BELKINDelayBeforeStartup"),
+    (0x860057, "BELKINDelayBeforeShutdown"),
+    (0x860058, "BELKINTest"),
+    (0x86005A, "BELKINAudibleAlarmControl"),
+    (0x86005B, "BELKINLowVoltageTransferMax"),
+    (0x86005C, "BELKINLowVoltageTransferMin"),
+    (0x86005D, "BELKINHighVoltageTransferMax"),
+    (0x86005E, "BELKINHighVoltageTransferMin"),
+    (0x86006C, "BELKINRunTimeToEmpty"),
+    (0x860074, "BELKINVoltageSensitivity"),
+    (0x860075, "BELKINModelString"),
+    (0x860076, "BELKINModelStringOffset"),
+    (0x86007C, "BELKINUPSType"),
+];
+
+/// Delta's vendor usages on page 0xFFFF (names as NUT's `delta_ups-hid`
+/// subdriver prints them).
+pub static DELTA: UsageTable = &[
+    (0xFFFF0010, "DeltaCustom"),
+    (0xFFFF0057, "DeltaConfigTransferLowMax"),
+    (0xFFFF0058, "DeltaConfigTransferLowMin"),
+    (0xFFFF0059, "DeltaConfigTransferHighMax"),
+    (0xFFFF005A, "DeltaConfigTransferHighMin"),
+    (0xFFFF0061, "DeltaConfigExternalBatteryPack"),
+    (0xFFFF0075, "DeltaModelName"),
+    (0xFFFF007C, "DeltaUPSType"),
+    (0xFFFF0081, "DeltaConfigStartPowerRestoreDelay"),
+    (0xFFFF0091, "DeltaOutputSource"),
+    (0xFFFF009B, "DeltaConfigSensitivity"),
+    (0xFFFF009C, "DeltaConfigStartPowerRestore"),
+];
 
 /// The name tables of one subdriver, searched in order.
 #[derive(Clone, Copy, Debug)]
@@ -440,7 +510,7 @@ mod tests {
 
     #[test]
     fn tables_have_no_duplicate_usages_within_a_page_table() {
-        for t in [POWER_DEVICE, BATTERY_SYSTEM, APC, MGE] {
+        for t in [POWER_DEVICE, BATTERY_SYSTEM, APC, MGE, BELKIN, DELTA] {
             for (i, (u, _)) in t.iter().enumerate() {
                 assert!(t[i + 1..].iter().all(|(v, _)| v != u), "{u:08x} twice");
             }
