@@ -47,6 +47,7 @@ fn main() -> anyhow::Result<()> {
         Some("net") => (false, true),
         Some("killpower") => return killpower::run(),
         Some("usbhid") => return usbhid::run(),
+        Some(net::NOOP_SERVER) => return net::serve_noop(),
         Some(other) => bail!("unknown benchmark {other:?}; {USAGE}"),
     };
     if foundation {

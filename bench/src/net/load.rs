@@ -54,6 +54,26 @@ impl NutClient {
         }
     }
 
+    /// Send `requests` (several request lines in one write, as a pipelining
+    /// client does) and read until `replies` one-line replies arrived.
+    pub async fn pipelined(&mut self, requests: &[u8], replies: usize) -> io::Result<ReplyKind> {
+        self.stream.write_all(requests).await?;
+        self.buffer.clear();
+        let mut chunk = [0u8; 16 * 1024];
+        let mut lines = 0;
+        while lines < replies {
+            let count = self.stream.read(&mut chunk).await?;
+            if count == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the connection"));
+            }
+            let read = chunk.get(..count).unwrap_or(&[]);
+            lines += read.iter().filter(|&&b| b == b'\n').count();
+            self.buffer.extend_from_slice(read);
+        }
+        let any_error = self.buffer.split(|&b| b == b'\n').any(|line| line.starts_with(b"ERR "));
+        Ok(if any_error { ReplyKind::Err } else { ReplyKind::Ok })
+    }
+
     /// The last reply read.
     pub fn last_reply(&self) -> &[u8] {
         &self.buffer
@@ -113,20 +133,31 @@ pub struct LoadResult {
     pub window: Duration,
     /// The first error reply seen, to show what went wrong.
     pub first_error: Option<String>,
+    /// Requests per round trip (1, or the pipeline depth).
+    pub per_round: usize,
 }
 
 impl LoadResult {
     /// Completed requests per second.
     pub fn rate(&self) -> f64 {
-        self.latencies.count() as f64 / self.window.as_secs_f64()
+        self.requests() as f64 / self.window.as_secs_f64()
+    }
+
+    /// Completed requests (round trips times requests per round trip).
+    pub fn requests(&self) -> usize {
+        self.latencies.count() * self.per_round
     }
 }
 
 /// Every client sends its request (`requests[i % len]`) after each reply for
 /// `warmup + window`; only requests that start inside the window count.
+/// With `depth` above 1 each round trip sends the request `depth` times in
+/// one write and waits for all `depth` (one-line) replies; latencies are
+/// per round trip.
 pub async fn closed_loop(
     clients: Vec<NutClient>,
     requests: &[Vec<u8>],
+    depth: usize,
     warmup: Duration,
     window: Duration,
 ) -> LoadResult {
@@ -134,7 +165,7 @@ pub async fn closed_loop(
     let end = start + window;
     let mut tasks = JoinSet::new();
     for (index, mut client) in clients.into_iter().enumerate() {
-        let request = requests.get(index % requests.len().max(1)).cloned().unwrap_or_default();
+        let request = requests.get(index % requests.len().max(1)).cloned().unwrap_or_default().repeat(depth.max(1));
         tasks.spawn(async move {
             let mut samples = Vec::new();
             let mut errors = 0u64;
@@ -144,7 +175,9 @@ pub async fn closed_loop(
                 if sent >= end {
                     break;
                 }
-                match client.request(&request).await {
+                let answered =
+                    if depth > 1 { client.pipelined(&request, depth).await } else { client.request(&request).await };
+                match answered {
                     Ok(kind) => {
                         let done = Instant::now();
                         if sent >= start && done <= end {
@@ -177,7 +210,14 @@ pub async fn closed_loop(
             Err(_) => failed_clients += 1,
         }
     }
-    LoadResult { latencies: Latencies::from_samples(samples), errors, failed_clients, window, first_error }
+    LoadResult {
+        latencies: Latencies::from_samples(samples),
+        errors,
+        failed_clients,
+        window,
+        first_error,
+        per_round: depth.max(1),
+    }
 }
 
 /// The outcome of opening many connections.

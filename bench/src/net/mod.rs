@@ -2,11 +2,14 @@
 //! same run on the same device set. Prints figures; asserts nothing.
 //!
 //! - closed-loop throughput and p50/p99 latency with 1, 100 and 1000
-//!   clients, for `GET VAR` and for `LIST VAR`;
+//!   clients, for `GET VAR` and for `LIST VAR`, and for `GET VAR` from
+//!   pipelining clients; the `GET VAR` tables also measure a no-op
+//!   reference server ([`noop`]), the ceiling of what this machine shows;
 //! - a burst of 1000 connects, each answering one request;
 //! - 10,000 connections held open, then each asked once more.
 
 mod load;
+mod noop;
 mod servers;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +19,14 @@ use anyhow::Context;
 use hazel_e2e::RealNut;
 use load::{LoadResult, open_many};
 use servers::{HAZEL_MAXCONN, Hazel, Target};
+
+/// `hazel-bench noop-server`: the reference server's process.
+pub const NOOP_SERVER: &str = noop::SUBCOMMAND;
+
+/// Run the reference server (the `noop-server` subcommand).
+pub fn serve_noop() -> anyhow::Result<()> {
+    noop::serve()
+}
 
 /// Devices served by both servers: NUT's own device dumps, small to large.
 const DEVICES: [(&str, &str); 4] = [
@@ -29,6 +40,8 @@ const DEVICES: [(&str, &str); 4] = [
 const GET_VARIABLE: &str = "ups.status";
 
 const CLIENT_COUNTS: [usize; 3] = [1, 100, 1000];
+/// Requests a pipelining client sends in one write.
+const PIPELINE_DEPTH: usize = 8;
 const WARMUP: Duration = Duration::from_secs(1);
 const WINDOW: Duration = Duration::from_secs(5);
 /// Connections opened at once when setting up a throughput run: below
@@ -61,16 +74,18 @@ pub fn run() -> anyhow::Result<()> {
 
     let hazel = Hazel::start(&hazel_binary, &plugin_dir, &devices)?;
     let nut = RealNut::start(&devices);
+    let noop = noop::NoopServer::start()?;
     let targets = [hazel.target(), servers::upsd_target(&nut)?];
+    let with_reference = [hazel.target(), servers::upsd_target(&nut)?, noop.target()];
 
     // One thread for the load generator: it leaves the server at least one of the two cores.
     let generator = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     println!("  load average before: {}", load_average());
     generator.block_on(async {
         describe_setup(&targets, &devices, fd_limit).await?;
-        for (label, request) in [("GET VAR", get_requests()), ("LIST VAR", list_requests())] {
-            closed_loop_table(&targets, label, &request).await?;
-        }
+        closed_loop_table(&with_reference, Workload::Get, &get_requests(), 1).await?;
+        closed_loop_table(&targets, Workload::List, &list_requests(), 1).await?;
+        closed_loop_table(&with_reference, Workload::Get, &get_requests(), PIPELINE_DEPTH).await?;
         connect_burst(&targets).await;
         held_connections(&targets).await;
         anyhow::Ok(())
@@ -118,6 +133,10 @@ async fn describe_setup(targets: &[Target], devices: &[(&str, &Path)], fd_limit:
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!("  each run: {WARMUP:?} warm-up, then {WINDOW:?} measured; each client sends its next request on a reply");
+    println!(
+        "  no-op: a reference server (one tokio thread, its own process) that answers every line with a fixed \
+         GET VAR reply and does nothing else: no server can do less per request"
+    );
     Ok(())
 }
 
@@ -130,13 +149,33 @@ struct CpuReading {
 impl CpuReading {
     /// Server CPU microseconds per completed request (10 ms tick resolution).
     fn per_request(&self, run: &LoadResult) -> f64 {
-        self.server * 1e6 / run.latencies.count().max(1) as f64
+        self.server * 1e6 / run.requests().max(1) as f64
     }
 }
 
-async fn closed_loop_table(targets: &[Target], label: &str, requests: &[Vec<u8>]) -> anyhow::Result<()> {
-    let what = if label == "GET VAR" { format!("GET VAR <ups> {GET_VARIABLE}") } else { "LIST VAR <ups>".into() };
-    println!("== {what}: closed loop (request after reply) ==");
+/// What a closed-loop table asks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    Get,
+    List,
+}
+
+async fn closed_loop_table(
+    targets: &[Target],
+    workload: Workload,
+    requests: &[Vec<u8>],
+    depth: usize,
+) -> anyhow::Result<()> {
+    let what = match workload {
+        Workload::Get => format!("GET VAR <ups> {GET_VARIABLE}"),
+        Workload::List => "LIST VAR <ups>".into(),
+    };
+    if depth > 1 {
+        println!("== {what}, {depth} per write (a pipelining client): closed loop (next {depth} after their replies) ==");
+        println!("  (p50/p99 are per round trip of {depth} requests)");
+    } else {
+        println!("== {what}: closed loop (request after reply) ==");
+    }
     println!(
         "  {:>7}  {:<6}  {:>9}  {:>9}  {:>9}  {:>10}  {:>12}  {:>12}  {:>6}",
         "clients", "server", "req/s", "p50", "p99", "server CPU", "CPU µs/req", "load-gen CPU", "errors"
@@ -144,7 +183,7 @@ async fn closed_loop_table(targets: &[Target], label: &str, requests: &[Vec<u8>]
     for clients in CLIENT_COUNTS {
         let mut results = Vec::new();
         for target in targets {
-            let result = measure(target, clients, requests).await;
+            let result = measure(target, clients, requests, depth).await;
             match &result {
                 Ok((run, cpu)) => {
                     let seconds = run.window.as_secs_f64();
@@ -169,7 +208,7 @@ async fn closed_loop_table(targets: &[Target], label: &str, requests: &[Vec<u8>]
             // Let the server finish closing this run's connections.
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        if let [Some((hazel, hazel_cpu)), Some((upsd, upsd_cpu))] = results.as_slice() {
+        if let [Some((hazel, hazel_cpu)), Some((upsd, upsd_cpu)), ..] = results.as_slice() {
             println!(
                 "  {:>7}  hazel/upsd: throughput {}, server CPU per request {}, p50 {}, p99 {}",
                 "",
@@ -178,13 +217,26 @@ async fn closed_loop_table(targets: &[Target], label: &str, requests: &[Vec<u8>]
                 ratio(hazel.latencies.percentile(50.0).as_secs_f64(), upsd.latencies.percentile(50.0).as_secs_f64()),
                 ratio(hazel.latencies.percentile(99.0).as_secs_f64(), upsd.latencies.percentile(99.0).as_secs_f64()),
             );
+            if let Some(Some((reference, _))) = results.get(2) {
+                println!(
+                    "  {:>7}  no-op/upsd: throughput {} (the most any server can show here), hazel/no-op: {}",
+                    "",
+                    ratio(reference.rate(), upsd.rate()),
+                    ratio(hazel.rate(), reference.rate()),
+                );
+            }
         }
     }
     Ok(())
 }
 
 /// Open `clients` connections to `target` and run them closed-loop.
-async fn measure(target: &Target, clients: usize, requests: &[Vec<u8>]) -> anyhow::Result<(LoadResult, CpuReading)> {
+async fn measure(
+    target: &Target,
+    clients: usize,
+    requests: &[Vec<u8>],
+    depth: usize,
+) -> anyhow::Result<(LoadResult, CpuReading)> {
     let probe = requests.first().context("no request")?;
     let opened = open_many(target.addr, clients, SETUP_PARALLEL, probe, Duration::from_secs(30), BURST_LIMIT).await;
     if opened.failed > 0 {
@@ -202,7 +254,7 @@ async fn measure(target: &Target, clients: usize, requests: &[Vec<u8>]) -> anyho
         let end = (crate::cpu_seconds(pid), crate::cpu_seconds(std::process::id()));
         (start, end)
     });
-    let run = load::closed_loop(opened.clients, requests, WARMUP, WINDOW).await;
+    let run = load::closed_loop(opened.clients, requests, depth, WARMUP, WINDOW).await;
     let ((server0, generator0), (server1, generator1)) = readings.await?;
     let cpu = CpuReading { server: server1? - server0?, generator: generator1? - generator0? };
     Ok((run, cpu))
