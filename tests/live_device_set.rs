@@ -206,18 +206,26 @@ fn edits_under_a_running_server_touch_only_what_changed() {
 
 #[test]
 fn a_plugin_stuck_in_init_delays_nothing() {
-    let conf = format!("[slow]\n\tdriver = misbehave\n\tport = c.dev\n\tbehavior = slow-init\n{}", dummy("a", "a.dev"));
+    let conf = format!(
+        "[slow]\n\tdriver = misbehave\n\tport = c.dev\n\tbehavior = slow-init\n{}\
+         [rejected]\n\tdriver = misbehave\n\tport = c.dev\n\tbehavior = no-such-behavior\n",
+        dummy("a", "a.dev")
+    );
     let extra = ExtraConfig { hazel_toml: HAZEL_TOML, ..ExtraConfig::default() };
     // `start_with` returns once the server answers, which it does before `slow` finishes init.
     let server = HazelServe::start_with(&conf, E2E_USERS, extra, write_dev_files);
     let port = server.port;
-    assert_eq!(list_ups(port), ["slow", "a"]);
+    assert_eq!(list_ups(port), ["slow", "a", "rejected"]);
     eventually("a has data", || {
         NutSession::connect(port).request("GET VAR a battery.charge") == ["VAR a battery.charge \"91\""]
     });
     // `slow` never finishes init, so everything above happened while it was starting.
     assert_eq!(status(&server, "slow")["state"], "starting");
-    assert_eq!(NutSession::connect(port).request("GET VAR slow ups.status"), ["ERR DATA-STALE"]);
+    // As upsd answers for a driver still in its init (it has no socket yet) ...
+    assert_eq!(NutSession::connect(port).request("GET VAR slow ups.status"), ["ERR DRIVER-NOT-CONNECTED"]);
+    // ... and for one that gave up on its configuration.
+    eventually("rejected has failed", || status(&server, "rejected")["state"].starts_with("failed"));
+    assert_eq!(NutSession::connect(port).request("GET VAR rejected ups.status"), ["ERR DRIVER-NOT-CONNECTED"]);
 
     // Another stuck device added by a reload does not hold the reload up either.
     let dir = server.confdir.path();
@@ -229,5 +237,5 @@ fn a_plugin_stuck_in_init_delays_nothing() {
         NutSession::connect(port).request("GET VAR b battery.charge") == ["VAR b battery.charge \"92\""]
     });
     assert_eq!(status(&server, "slow2")["state"], "starting");
-    assert_eq!(list_ups(port), ["slow", "a", "slow2", "b"]);
+    assert_eq!(list_ups(port), ["slow", "a", "rejected", "slow2", "b"]);
 }

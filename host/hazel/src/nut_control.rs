@@ -83,6 +83,6 @@ impl DeviceControl for DeviceRouter {
     }
 
     fn is_connected(&self, device: &str) -> bool {
-        self.client(device).is_ok_and(|client| client.is_running())
+        self.client(device).is_ok_and(|client| client.is_connected())
     }
 }

@@ -86,9 +86,11 @@ pub trait DeviceControl: Send + Sync {
     /// [`instcmd`](Self::instcmd).
     fn set_var(&self, device: &str, variable: &str, value: &str) -> Result<Completion, HandoffError>;
 
-    /// Whether the device's plugin is running at all. `false` answers
-    /// `ERR DRIVER-NOT-CONNECTED` (upsd: no socket to the driver); a running
-    /// plugin with stale data answers `ERR DATA-STALE` instead.
+    /// Whether the device counts as connected: its plugin finished `init`
+    /// once and has not failed for good. `false` answers
+    /// `ERR DRIVER-NOT-CONNECTED` (upsd: no socket to the driver, which a NUT
+    /// driver opens only after its own init); a connected device with stale
+    /// data, or restarting, answers `ERR DATA-STALE` instead.
     fn is_connected(&self, device: &str) -> bool {
         let _ = device;
         true

@@ -6,6 +6,7 @@
 //! marks its own device stale and restarts; nothing else notices.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use hazel_state::{Availability, DeviceState, Edit, Snapshot, ValueRange, VarMeta};
@@ -101,6 +102,10 @@ enum Request {
 #[derive(Clone, Debug)]
 pub struct DeviceClient {
     requests: mpsc::Sender<Request>,
+    /// What upsd sees as the driver's socket: up once an instance of the
+    /// plugin finished `init`, down again when the device can no longer run.
+    /// A restart keeps it up (clients see `DATA-STALE` meanwhile).
+    connected: Arc<AtomicBool>,
 }
 
 /// A request queued with a device; await it for the result.
@@ -146,12 +151,20 @@ impl DeviceClient {
     #[cfg(test)]
     pub(crate) fn detached() -> (DeviceClient, mpsc::Receiver<impl Sized>) {
         let (requests, rx) = mpsc::channel::<Request>(16);
-        (DeviceClient { requests }, rx)
+        (DeviceClient { requests, connected: Arc::new(AtomicBool::new(true)) }, rx)
     }
 
     /// Whether the device task still runs.
     pub fn is_running(&self) -> bool {
         !self.requests.is_closed()
+    }
+
+    /// Whether the device counts as connected, as a NUT driver does once it
+    /// has opened its socket to upsd: its task runs, an instance finished
+    /// `init` at least once, and the configuration has not failed for good.
+    /// Before that upsd answers `DRIVER-NOT-CONNECTED`, not `DATA-STALE`.
+    pub fn is_connected(&self) -> bool {
+        self.is_running() && self.connected.load(Ordering::Acquire)
     }
 }
 
@@ -209,8 +222,9 @@ impl DeviceHandle {
     pub fn spawn(runtime: Arc<Runtime>, config: DeviceConfig, state: Arc<DeviceState>) -> DeviceHandle {
         let (tx, rx) = mpsc::channel(16);
         let (status_tx, status) = watch::channel(SupervisorStatus::new());
-        let task = tokio::spawn(supervise(runtime, config, state.clone(), rx, status_tx));
-        DeviceHandle { client: DeviceClient { requests: tx }, task: Some(task), state, status }
+        let connected = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(supervise(runtime, config, state.clone(), rx, status_tx, connected.clone()));
+        DeviceHandle { client: DeviceClient { requests: tx, connected }, task: Some(task), state, status }
     }
 
     /// What the supervisor is doing now, and how often it restarted the plugin.
@@ -275,14 +289,16 @@ async fn supervise(
     state: Arc<DeviceState>,
     mut rx: mpsc::Receiver<Request>,
     status: watch::Sender<SupervisorStatus>,
+    connected: Arc<AtomicBool>,
 ) {
     state.set_ignore_lb(config.ignore_lb);
     let mut backoff = config.initial_backoff;
     loop {
         let started = Instant::now();
-        let reason = match run_instance(&runtime, &config, &state, &mut rx, &status).await {
+        let reason = match run_instance(&runtime, &config, &state, &mut rx, &status, &connected).await {
             Ended::Retry(reason) => reason,
             Ended::Permanent(reason) => {
+                connected.store(false, Ordering::Release);
                 tracing::error!(device = %config.name, "{reason}; not retrying until the configuration changes");
                 status.send_modify(|s| {
                     s.phase = SupervisorPhase::Failed { reason: reason.clone() };
@@ -320,6 +336,7 @@ async fn run_instance(
     state: &DeviceState,
     rx: &mut mpsc::Receiver<Request>,
     status: &watch::Sender<SupervisorStatus>,
+    connected: &AtomicBool,
 ) -> Ended {
     let mut instance = match DeviceInstance::new(runtime, &config.plugin, &config.name, &config.grants).await {
         Ok(i) => i,
@@ -355,6 +372,7 @@ async fn run_instance(
         s.phase = SupervisorPhase::Running;
         s.running_since = Some(SystemTime::now());
     });
+    connected.store(true, Ordering::Release);
 
     let mut ticker = tokio::time::interval(config.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -315,10 +315,10 @@ impl Request<'_> {
         self.context.store.get(name).ok_or(NutError::UnknownUps)
     }
 
-    /// The device's data if it may be served: its plugin runs
-    /// (`DRIVER-NOT-CONNECTED` otherwise) and its data is fresh, i.e. it
-    /// reported within `MAXAGE` plus upsd's one grace second (`DATA-STALE`
-    /// otherwise, also while starting).
+    /// The device's data if it may be served: it is connected (see
+    /// [`DeviceControl::is_connected`](crate::DeviceControl::is_connected); `DRIVER-NOT-CONNECTED` otherwise) and
+    /// its data is fresh, i.e. it reported within `MAXAGE` plus upsd's one
+    /// grace second (`DATA-STALE` otherwise, also while restarting).
     fn fresh_snapshot(&self, device: &DeviceState) -> Result<Arc<Snapshot>, NutError> {
         if !self.context.control.is_connected(device.name()) {
             return Err(NutError::DriverNotConnected);
