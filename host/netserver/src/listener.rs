@@ -305,20 +305,7 @@ impl Connection {
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(client = %peer, %error, "cannot set TCP_NODELAY");
         }
-        let session = Session::new(&context, peer.ip());
-        let kick = session.kick_signal();
-        let mut exchange = Exchange {
-            context: context.clone(),
-            peer,
-            idle_timeout,
-            session,
-            kick,
-            stop,
-            tokenizer: Tokenizer::new(),
-            buffer: vec![0u8; READ_BUFFER_MIN],
-            reply_buffer: Vec::new(),
-            deadline: Instant::now() + idle_timeout,
-        };
+        let mut exchange = Exchange::new(context, peer, idle_timeout, stop);
         tracing::debug!(client = %peer, "client connected");
 
         let reason = match exchange.run(&mut stream).await {
@@ -418,6 +405,29 @@ struct Exchange {
 }
 
 impl Exchange {
+    /// A fresh session for the client at `peer`.
+    fn new(
+        context: Arc<ServerContext>,
+        peer: SocketAddr,
+        idle_timeout: Duration,
+        stop: watch::Receiver<bool>,
+    ) -> Exchange {
+        let session = Session::new(&context, peer.ip());
+        let kick = session.kick_signal();
+        Exchange {
+            context,
+            peer,
+            idle_timeout,
+            session,
+            kick,
+            stop,
+            tokenizer: Tokenizer::new(),
+            buffer: vec![0u8; READ_BUFFER_MIN],
+            reply_buffer: Vec::new(),
+            deadline: Instant::now() + idle_timeout,
+        }
+    }
+
     /// Read requests from `stream` and write each reply with one write until
     /// the connection ends or the client is to start TLS.
     async fn run<S: AsyncRead + AsyncWrite + Unpin>(&mut self, stream: &mut S) -> Ended {
@@ -605,22 +615,9 @@ mod tests {
         store.insert(device);
         let users = Users::parse("upsd.users", "").expect("empty users file");
         let context = Arc::new(ServerContext::new(store, Arc::new(ReadOnlyControl), users, &UpsdConf::default()));
-        let session = Session::new(&context, std::net::Ipv4Addr::LOCALHOST.into());
-        let kick = session.kick_signal();
         // The caller keeps the sender: a dropped one reads as "stopping".
         let (stop_sender, stop) = watch::channel(false);
-        let exchange = Exchange {
-            context,
-            peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
-            idle_timeout: IDLE_TIMEOUT,
-            session,
-            kick,
-            stop,
-            tokenizer: Tokenizer::new(),
-            buffer: vec![0u8; READ_BUFFER_MIN],
-            reply_buffer: Vec::new(),
-            deadline: Instant::now() + IDLE_TIMEOUT,
-        };
+        let exchange = Exchange::new(context, SocketAddr::from(([127, 0, 0, 1], 40000)), IDLE_TIMEOUT, stop);
         (exchange, stop_sender)
     }
 
