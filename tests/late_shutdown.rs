@@ -20,7 +20,8 @@ use std::os::unix::fs::PermissionsExt;
 
 use hazel_e2e::test_upsmon_conf;
 use hazel_e2e::{
-    E2E_USERS, EventLog, HazelMonitor, HazelServe, NutSession, PowerSource, PowerState, SimulatorPower, eventually,
+    E2E_USERS, EventLog, ExtraConfig, HazelMonitor, HazelServe, NutSession, PowerSource, PowerState, SimulatorPower,
+    eventually,
 };
 use hazel_killpower::{DeviceGrant, KillMode, Manifest, PluginFile, PluginRef, ReturnsWhileOnMains, Setting, UpsEntry};
 use hazel_sim::{RunningSimulator, Simulator, SimulatorConfig};
@@ -124,18 +125,42 @@ fn run_initrd(staged: &Staged) -> Output {
 /// /run/killpower`), as when the manifest's POWERDOWNFLAG is a path of the
 /// running system the late host does not see.
 fn run_initrd_on(scratch: &Path, run_dir: &Path, flag_option: bool) -> Output {
+    run_late_host(scratch, run_dir, flag_option, "none").expect("hazel-initrd none runs as a plain process")
+}
+
+/// Whether this process may make a PID namespace (with a mount namespace).
+fn can_unshare_pid() -> bool {
+    Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "--mount", "sh", "-c", "[ \"$$\" = 1 ]"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// [`run_initrd_on`] with `verb`. A verb other than `none` ends in reboot(2),
+/// so it runs only as PID 1 of its own PID namespace, where the kernel turns
+/// reboot(2) into ending that namespace (power off or halt: SIGINT, reboot:
+/// SIGHUP) instead of acting on this machine; `None` where PID namespaces are
+/// not permitted. It is killed if it is still running after `LATE_HOST_LIMIT`
+/// (a power-race wait would last minutes).
+fn run_late_host(scratch: &Path, run_dir: &Path, flag_option: bool, verb: &str) -> Option<Output> {
     let binary = initrd_binary();
-    if !can_unshare() {
+    let pid_namespace = verb != "none";
+    if pid_namespace && !can_unshare_pid() {
+        return None;
+    }
+    if !pid_namespace && !can_unshare() {
         eprintln!("unshare --mount is not permitted here: running hazel-initrd as a plain process on the bundle");
         let bundle = run_dir.join("hazel/killpower");
         let flag = run_dir.join("killpower");
         let mut command = Command::new(&binary);
         command.arg("--bundle").arg(&bundle).arg("--flag").arg(&flag).arg("none");
-        return command.output().expect("running hazel-initrd");
+        return Some(command.output().expect("running hazel-initrd"));
     }
     let root = scratch.join("root");
     std::fs::create_dir_all(&root).unwrap();
-    let mut script = String::from("set -e\nmount -t tmpfs -o mode=0755 root \"$ROOT\"\n");
+    // Never reach reboot(2) outside a PID namespace of our own: there it would act on this machine.
+    let guard = if pid_namespace { "[ \"$$\" = 1 ] || { echo 'not PID 1 of a new namespace' >&2; exit 97; }\n" } else { "" };
+    let mut script = format!("set -e\n{guard}mount -t tmpfs -o mode=0755 root \"$ROOT\"\n");
     script.push_str("mkdir -p \"$ROOT/run\" \"$ROOT/dev\" \"$ROOT/proc\" \"$ROOT/sbin\"\n");
     script.push_str("mount --bind \"$RUN\" \"$ROOT/run\"\nmount --rbind /dev \"$ROOT/dev\"\n");
     script.push_str("mount -t proc proc \"$ROOT/proc\"\ncp \"$BIN\" \"$ROOT/sbin/hazel-initrd\"\n");
@@ -146,15 +171,34 @@ fn run_initrd_on(scratch: &Path, run_dir: &Path, flag_option: bool) -> Output {
     // Read-only everything but /run, as after systemd-shutdown's remount.
     script.push_str("mount -o remount,ro,bind \"$ROOT\"\n");
     let flag = if flag_option { format!(" --flag {FLAG_IN_ROOT}") } else { String::new() };
-    script.push_str(&format!("exec chroot \"$ROOT\" /sbin/hazel-initrd --bundle {BUNDLE_IN_ROOT}{flag} none\n"));
-    Command::new("unshare")
+    script.push_str(&format!("exec chroot \"$ROOT\" /sbin/hazel-initrd --bundle {BUNDLE_IN_ROOT}{flag} {verb}\n"));
+    let mut command = Command::new("unshare");
+    if pid_namespace {
+        command.args(["--pid", "--fork", "--kill-child"]);
+    }
+    command
         .args(["--mount", "--propagation", "private", "sh", "-c", &script])
         .env("ROOT", &root)
         .env("RUN", run_dir)
         .env("BIN", &binary)
-        .output()
-        .expect("running unshare")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("running unshare");
+    let deadline = std::time::Instant::now() + LATE_HOST_LIMIT;
+    while child.try_wait().expect("waiting for unshare").is_none() {
+        if std::time::Instant::now() > deadline {
+            // Our own child; --kill-child takes the namespace's PID 1 with it.
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(child.wait_with_output().expect("collecting the late host's output"))
 }
+
+/// Longest a late host run may take in these tests: it sends a few commands;
+/// anything longer is a wait for the power (the power race).
+const LATE_HOST_LIMIT: Duration = Duration::from_secs(20);
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -197,7 +241,9 @@ fn the_monitor_stages_the_bundle_before_shutdowncmd_and_hazel_initrd_kills_the_p
     // No link: the device path is the pty under /dev, which the late host sees as well.
     let power = SimulatorPower::spawn(None);
     let ups_conf = power.ups_conf_section("rack", &format!("offdelay = {OFFDELAY}\nondelay = {ONDELAY}\n"));
-    let serve = HazelServe::start(&ups_conf, E2E_USERS, |_| {});
+    // The stager asks the live device about the power race on hazel serve's control socket.
+    let control = format!("control_socket = {:?}\n", tmp.path().join("control/hazel.sock").display().to_string());
+    let serve = HazelServe::start_with(&ups_conf, E2E_USERS, ExtraConfig { hazel_toml: &control, upsd_conf: "" }, |_| {});
 
     // The monitor's config dir: the same ups.conf (the stager plans the device from it),
     // its bundle written into the test's /run, never the machine's.
@@ -206,7 +252,8 @@ fn the_monitor_stages_the_bundle_before_shutdowncmd_and_hazel_initrd_kills_the_p
     std::fs::write(monitor_dir.join("ups.conf"), &ups_conf).unwrap();
     let plugins = hazel_e2e::plugin_dir().display().to_string();
     let bundle = bundle_dir.display().to_string();
-    let settings = format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\nkillpower_dir = {bundle:?}\n");
+    let settings =
+        format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\nkillpower_dir = {bundle:?}\n{control}");
     std::fs::write(monitor_dir.join("hazel.toml"), settings).unwrap();
     // SHUTDOWNCMD records whether the bundle was armed and the flag written when it ran.
     let shutdown = monitor_dir.join("shutdown-late.sh");
@@ -240,15 +287,36 @@ fn the_monitor_stages_the_bundle_before_shutdowncmd_and_hazel_initrd_kills_the_p
     assert!(monitor.log().contains("late shutdown staged in"), "{}", logs(&monitor));
     eventually("the monitor exits", || monitor.exit_status().is_some());
     assert!(monitor.exit_status().unwrap().success(), "{}", logs(&monitor));
+    // The megatec plugin declared, from the live device, that S<n>R<m> cycles the load on mains too.
+    let staged = hazel_killpower::Bundle::load(&bundle_dir, &this_boot(), Some(&flag)).expect("the staged bundle");
+    assert_eq!(staged.manifest().upses[0].returns_while_on_mains, ReturnsWhileOnMains::Yes, "{}", logs(&monitor));
 
     // The system stops hazel serve (it holds the port) before the late host runs.
     drop(serve);
     let sim = power.simulator();
     let mark = sim.log().len();
     // The manifest's flag is the running system's path (in the test's dir): name it as the late host sees it.
-    let output = run_initrd_on(tmp.path(), &run_dir, true);
+    // As the exitrd powering off: with every UPS cycling its load even on mains, no power-race wait.
+    let output = match run_late_host(tmp.path(), &run_dir, true, "poweroff") {
+        Some(output) => {
+            let log = stderr(&output);
+            assert!(log.contains("no power-race wait"), "{log}");
+            assert!(!log.contains("for the UPS to cut the power"), "{log}");
+            // Powering off its PID namespace ends it with SIGINT, at once rather than after the wait.
+            use std::os::unix::process::ExitStatusExt;
+            const SIGINT: i32 = 2;
+            let ended = (output.status.signal(), output.status.code());
+            assert!(ended == (Some(SIGINT), None) || ended == (None, Some(128 + SIGINT)), "{ended:?}: {log}");
+            output
+        }
+        None => {
+            eprintln!("unshare --pid is not permitted here: running hazel-initrd none instead of poweroff");
+            let output = run_initrd_on(tmp.path(), &run_dir, true);
+            assert!(output.status.success(), "hazel-initrd failed: {}", stderr(&output));
+            output
+        }
+    };
     let log = stderr(&output);
-    assert!(output.status.success(), "hazel-initrd failed: {log}");
     assert!(log.contains("UPS 'rack' (nutdrv_qx) told to cut the power"), "{log}");
     let shutdown = sim.log().wait_for_command(SHUTDOWN_RETURN, Duration::from_secs(10));
     let commands: Vec<String> = sim.log().entries()[mark..].iter().filter_map(|e| e.command()).collect();
@@ -256,6 +324,15 @@ fn the_monitor_stages_the_bundle_before_shutdowncmd_and_hazel_initrd_kills_the_p
     let c = commands.iter().rposition(|c| c == "C").unwrap_or_else(|| panic!("no C among {commands:?}"));
     assert_eq!(commands.last().map(String::as_str), Some(SHUTDOWN_RETURN), "{commands:?}");
     assert!(c < commands.len() - 1, "{commands:?}");
+
+    // The shutdown did not happen after all (here: nothing went down), and the monitor starts again
+    // in an ordinary state: as upsmon removes the flag at start, it removes the intent with it.
+    assert!(intent.exists() && flag.exists());
+    let restarted = HazelMonitor::start(&monitor_dir);
+    eventually("the restarted monitor clears the flag", || !flag.exists());
+    eventually("the restarted monitor removes the intent", || !intent.exists());
+    assert!(bundle_dir.join(hazel_killpower::MANIFEST_FILE).exists(), "{}", restarted.log());
+    drop(restarted);
 }
 
 #[test]
