@@ -364,3 +364,112 @@ fn a_plugin_whose_digest_differs_is_not_loaded_and_nothing_is_sent() {
     assert_eq!(staged.sim.log().commands(), Vec::<String>::new());
     staged.sim.stop().unwrap();
 }
+
+/// A USB HID UPS (`usbhid-ups`) switched off late: `hazel serve` drives a
+/// recorded Back-UPS (`port = replay:<capture>`), `hazel monitor` (primary)
+/// is told to shut down (`upsmon -c fsd`) and stages the bundle, and
+/// `hazel-initrd`, from that bundle alone, finds the same device by the
+/// bundle's match and sends it the shutdown. What the device received is
+/// read from the replay's SET_REPORT log, and what it should receive is
+/// derived from its report descriptor and NUT's APC mapping: this Back-UPS
+/// has no DelayBeforeStartup, so usbhid-ups's chain falls through
+/// `shutdown.return` to `shutdown.reboot`, which on APC units (apc-hid.c)
+/// writes 10 (seconds) to `UPS.APCGeneralCollection.APCDelayBeforeReboot`.
+#[test]
+fn a_usb_hid_ups_is_switched_off_late_through_its_staged_match() {
+    const BK650: &str = "APC__Back-UPS_BK650M2-CH.txt";
+    let tmp = tempfile::tempdir().unwrap();
+    let run_dir = tmp.path().join("run");
+    let bundle_dir = run_dir.join("hazel/killpower");
+    std::fs::create_dir_all(&bundle_dir).unwrap();
+    let flag = run_dir.join("killpower");
+    // The capture, copied: the replay logs what it is told beside it, into the .sets file made here.
+    let capture = tmp.path().join(BK650);
+    std::fs::copy(hazel_e2e::repo_root().join("../shared/data/hid").join(BK650), &capture).expect("the BK650 capture");
+    let sets = tmp.path().join(format!("{BK650}.sets"));
+    std::fs::write(&sets, "").unwrap();
+
+    let ups_conf = format!("[desk]\n\tdriver = usbhid-ups\n\tport = \"replay:{}\"\n", capture.display());
+    let control = format!("control_socket = {:?}\n", tmp.path().join("control/hazel.sock").display().to_string());
+    let serve = HazelServe::start_with(&ups_conf, E2E_USERS, ExtraConfig { hazel_toml: &control, upsd_conf: "" }, |_| {});
+    let monitor_dir = tmp.path().join("monitor");
+    std::fs::create_dir(&monitor_dir).unwrap();
+    std::fs::write(monitor_dir.join("ups.conf"), &ups_conf).unwrap();
+    let plugins = hazel_e2e::plugin_dir().display().to_string();
+    let bundle = bundle_dir.display().to_string();
+    let settings =
+        format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\nkillpower_dir = {bundle:?}\n{control}");
+    std::fs::write(monitor_dir.join("hazel.toml"), settings).unwrap();
+    let events = EventLog::new(&tmp.path().join("events.log"));
+    let extra = format!("POWERDOWNFLAG {}\n", flag.display());
+    let conf = test_upsmon_conf(&serve.ups("desk"), "primary", &monitor_dir, "primary", &events, &extra);
+    std::fs::write(monitor_dir.join("upsmon.conf"), conf).unwrap();
+    let mut monitor = HazelMonitor::start(&monitor_dir);
+    let logs = |monitor: &HazelMonitor| format!("monitor:\n{}\nserve:\n{}", monitor.log(), serve.log());
+    eventually("the monitor logged in", || {
+        let reply = NutSession::try_connect(serve.port).and_then(|mut s| s.try_request("GET NUMLOGINS desk"));
+        reply.is_ok_and(|lines| lines == ["NUMLOGINS desk 1"])
+    });
+    let fsd = Command::new(hazel_e2e::hazel_binary())
+        .args(["monitor", "-c"])
+        .arg(&monitor_dir)
+        .args(["--pid-file"])
+        .arg(monitor_dir.join("monitor.pid"))
+        .args(["--command", "fsd"])
+        .output()
+        .expect("hazel monitor --command fsd");
+    assert!(fsd.status.success(), "{}", stderr(&fsd));
+    eventually("the monitor exits after SHUTDOWNCMD", || monitor.exit_status().is_some());
+    let staged = hazel_killpower::Bundle::load(&bundle_dir, &this_boot(), Some(&flag)).unwrap_or_else(|e| {
+        panic!("{e}: {}", logs(&monitor));
+    });
+    let entry = &staged.manifest().upses[0];
+    let DeviceGrant::UsbHid(device) = &entry.device else { panic!("{:?}", entry.device) };
+    assert_eq!(device.replay.as_deref(), Some(capture.as_path()));
+    // The usbhid plugin does not know whether this unit cycles its load on mains.
+    assert_eq!(entry.returns_while_on_mains, ReturnsWhileOnMains::Unknown);
+
+    drop(serve);
+    let before = std::fs::read_to_string(&sets).unwrap();
+    // As a plain process: a replayed device is a file, which a late root would not hold.
+    let output = Command::new(initrd_binary())
+        .arg("--bundle")
+        .arg(&bundle_dir)
+        .arg("--flag")
+        .arg(&flag)
+        .arg("none")
+        .output()
+        .expect("running hazel-initrd");
+    let log = stderr(&output);
+    assert!(output.status.success(), "hazel-initrd failed: {log}");
+    assert!(log.contains("UPS 'desk' (usbhid-ups) told to cut the power"), "{log}");
+    let received = std::fs::read_to_string(&sets).unwrap()[before.len()..].to_string();
+
+    // What the device must have been told, from its own descriptor.
+    let c = usbhid::capture::parse(&std::fs::read_to_string(&capture).unwrap()).unwrap();
+    let d = usbhid::descriptor::parse(&c.descriptor).unwrap();
+    // APC's vendor usages by name (the capture itself was explored with the standard pages only).
+    let names = usbhid::mapping::subdriver_for(0x051d).expect("APC's subdriver").names;
+    let field = d
+        .fields
+        .iter()
+        .find(|f| {
+            f.kind == usbhid::descriptor::ReportKind::Feature
+                && names.path_string(&f.path) == "UPS.APCGeneralCollection.APCDelayBeforeReboot"
+        })
+        .unwrap_or_else(|| {
+            let delays: Vec<String> =
+                d.fields.iter().map(|f| names.path_string(&f.path)).filter(|p| p.contains("Delay")).collect();
+            panic!("no Feature APCDelayBeforeReboot among {delays:?}; received {received:?}")
+        });
+    let writes: Vec<Vec<u8>> = received
+        .lines()
+        .filter_map(|line| line.strip_prefix("set "))
+        .filter_map(|rest| rest.split_once(": "))
+        .map(|(_, bytes)| bytes.split(' ').map(|b| u8::from_str_radix(b, 16).unwrap()).collect())
+        .collect();
+    let shutdown = writes.iter().find(|w| w.first() == Some(&field.report_id));
+    let Some(shutdown) = shutdown else { panic!("no SET_REPORT {:#04x} among {received:?}; {log}", field.report_id) };
+    let seconds = usbhid::report::read(usbhid::report::payload(shutdown, d.uses_report_ids), field);
+    assert_eq!(seconds, Some(10.0), "{received:?}");
+}
