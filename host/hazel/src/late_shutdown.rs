@@ -485,3 +485,49 @@ pub async fn monitor_stage(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_power_race_answer_is_read_from_a_status_reply() {
+        let status = |word: &str| {
+            vec!["name: rack".to_string(), format!("returns while on mains: {word}"), "uptime: 3".to_string()]
+        };
+        assert_eq!(power_race_from_status(&status("yes")), Some(ReturnsWhileOnMains::Yes));
+        assert_eq!(power_race_from_status(&status("no")), Some(ReturnsWhileOnMains::No));
+        assert_eq!(power_race_from_status(&status("unknown")), Some(ReturnsWhileOnMains::Unknown));
+        assert_eq!(power_race_from_status(&status("maybe")), None);
+        // A device without a running instance has no such line.
+        assert_eq!(power_race_from_status(&["name: rack".to_string()]), None);
+    }
+
+    #[test]
+    fn usb_hid_grants_keep_the_match_or_the_absolute_capture() {
+        let options = UsbMatch { vendorid: Some("051d".into()), serial: Some("AS.*".into()), ..UsbMatch::default() };
+        let grant = UsbHidGrant { name: "auto".into(), source: UsbHidSource::Match(options) };
+        let device = usb_hid_device(&grant).unwrap();
+        assert_eq!(device.port, "auto");
+        assert_eq!((device.vendorid.as_deref(), device.serial.as_deref()), (Some("051d"), Some("AS.*")));
+        assert_eq!((device.productid.as_deref(), device.replay.as_deref()), (None, None));
+
+        let grant = UsbHidGrant { name: "replay:ups.txt".into(), source: UsbHidSource::Replay("ups.txt".into()) };
+        let device = usb_hid_device(&grant).unwrap();
+        let replay = device.replay.expect("a capture");
+        assert!(replay.is_absolute() && replay.ends_with("ups.txt"), "{}", replay.display());
+        assert_eq!(device.vendorid, None);
+    }
+
+    #[test]
+    fn staging_without_a_server_to_ask_leaves_the_safe_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let stager = KillPowerStager {
+            dir: dir.path().join("bundle"),
+            manifest: None,
+            plugins: Vec::new(),
+            control_socket: Some(dir.path().join("nobody-listens.sock")),
+        };
+        assert_eq!(stager.live_power_race("rack"), ReturnsWhileOnMains::Unknown);
+    }
+}
