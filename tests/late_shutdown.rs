@@ -159,7 +159,8 @@ fn run_late_host(scratch: &Path, run_dir: &Path, flag_option: bool, verb: &str) 
     let root = scratch.join("root");
     std::fs::create_dir_all(&root).unwrap();
     // Never reach reboot(2) outside a PID namespace of our own: there it would act on this machine.
-    let guard = if pid_namespace { "[ \"$$\" = 1 ] || { echo 'not PID 1 of a new namespace' >&2; exit 97; }\n" } else { "" };
+    let guard =
+        if pid_namespace { "[ \"$$\" = 1 ] || { echo 'not PID 1 of a new namespace' >&2; exit 97; }\n" } else { "" };
     let mut script = format!("set -e\n{guard}mount -t tmpfs -o mode=0755 root \"$ROOT\"\n");
     script.push_str("mkdir -p \"$ROOT/run\" \"$ROOT/dev\" \"$ROOT/proc\" \"$ROOT/sbin\"\n");
     script.push_str("mount --bind \"$RUN\" \"$ROOT/run\"\nmount --rbind /dev \"$ROOT/dev\"\n");
@@ -243,7 +244,8 @@ fn the_monitor_stages_the_bundle_before_shutdowncmd_and_hazel_initrd_kills_the_p
     let ups_conf = power.ups_conf_section("rack", &format!("offdelay = {OFFDELAY}\nondelay = {ONDELAY}\n"));
     // The stager asks the live device about the power race on hazel serve's control socket.
     let control = format!("control_socket = {:?}\n", tmp.path().join("control/hazel.sock").display().to_string());
-    let serve = HazelServe::start_with(&ups_conf, E2E_USERS, ExtraConfig { hazel_toml: &control, upsd_conf: "" }, |_| {});
+    let serve =
+        HazelServe::start_with(&ups_conf, E2E_USERS, ExtraConfig { hazel_toml: &control, upsd_conf: "" }, |_| {});
 
     // The monitor's config dir: the same ups.conf (the stager plans the device from it),
     // its bundle written into the test's /run, never the machine's.
@@ -252,8 +254,7 @@ fn the_monitor_stages_the_bundle_before_shutdowncmd_and_hazel_initrd_kills_the_p
     std::fs::write(monitor_dir.join("ups.conf"), &ups_conf).unwrap();
     let plugins = hazel_e2e::plugin_dir().display().to_string();
     let bundle = bundle_dir.display().to_string();
-    let settings =
-        format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\nkillpower_dir = {bundle:?}\n{control}");
+    let settings = format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\nkillpower_dir = {bundle:?}\n{control}");
     std::fs::write(monitor_dir.join("hazel.toml"), settings).unwrap();
     // SHUTDOWNCMD records whether the bundle was armed and the flag written when it ran.
     let shutdown = monitor_dir.join("shutdown-late.sh");
@@ -391,14 +392,14 @@ fn a_usb_hid_ups_is_switched_off_late_through_its_staged_match() {
 
     let ups_conf = format!("[desk]\n\tdriver = usbhid-ups\n\tport = \"replay:{}\"\n", capture.display());
     let control = format!("control_socket = {:?}\n", tmp.path().join("control/hazel.sock").display().to_string());
-    let serve = HazelServe::start_with(&ups_conf, E2E_USERS, ExtraConfig { hazel_toml: &control, upsd_conf: "" }, |_| {});
+    let serve =
+        HazelServe::start_with(&ups_conf, E2E_USERS, ExtraConfig { hazel_toml: &control, upsd_conf: "" }, |_| {});
     let monitor_dir = tmp.path().join("monitor");
     std::fs::create_dir(&monitor_dir).unwrap();
     std::fs::write(monitor_dir.join("ups.conf"), &ups_conf).unwrap();
     let plugins = hazel_e2e::plugin_dir().display().to_string();
     let bundle = bundle_dir.display().to_string();
-    let settings =
-        format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\nkillpower_dir = {bundle:?}\n{control}");
+    let settings = format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\nkillpower_dir = {bundle:?}\n{control}");
     std::fs::write(monitor_dir.join("hazel.toml"), settings).unwrap();
     let events = EventLog::new(&tmp.path().join("events.log"));
     let extra = format!("POWERDOWNFLAG {}\n", flag.display());

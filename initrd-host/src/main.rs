@@ -117,7 +117,9 @@ fn finish(verb: Verb, killed: &[&UpsEntry], manifest: Option<&Manifest>) -> Fini
 fn power_race_answers(killed: &[&UpsEntry]) -> String {
     let answers: Vec<String> = killed
         .iter()
-        .map(|ups| format!("'{}' {:?}, returns while on mains: {:?}", ups.name, ups.kill_mode, ups.returns_while_on_mains))
+        .map(|ups| {
+            format!("'{}' {:?}, returns while on mains: {:?}", ups.name, ups.kill_mode, ups.returns_while_on_mains)
+        })
         .collect();
     answers.join("; ")
 }

@@ -215,8 +215,11 @@ fn usb_hid_devices_and_power_race_answers_read_back() {
     assert_eq!(Bundle::load(&f.dir, BOOT, None).unwrap().manifest(), &f.manifest);
 
     // A replayed capture must be named absolutely: the late host has no working directory to speak of.
-    f.manifest.upses[2].device =
-        DeviceGrant::UsbHid(UsbHidDevice { port: "replay:apc.txt".into(), replay: Some("apc.txt".into()), ..UsbHidDevice::default() });
+    f.manifest.upses[2].device = DeviceGrant::UsbHid(UsbHidDevice {
+        port: "replay:apc.txt".into(),
+        replay: Some("apc.txt".into()),
+        ..UsbHidDevice::default()
+    });
     let error = stage(&f.dir, &f.manifest, &plugins(), BOOT).unwrap_err();
     assert!(error.to_string().contains("replayed capture apc.txt is not an absolute path"), "{error}");
 }

@@ -185,11 +185,8 @@ impl DeviceInstance {
         let Some(power_race) = self.power_race.clone() else { return Ok(CyclesOnMains::Unknown) };
         let budget = self.limits.call_timeout;
         self.begin(budget)?;
-        let outcome = tokio::time::timeout(
-            budget + GRACE,
-            power_race.call_returns_while_on_mains(&mut self.store),
-        )
-        .await;
+        let outcome =
+            tokio::time::timeout(budget + GRACE, power_race.call_returns_while_on_mains(&mut self.store)).await;
         self.finish(budget, outcome)
     }
 
