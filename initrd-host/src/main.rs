@@ -21,8 +21,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use hazel_killpower::{Bundle, BundleError, DeviceGrant, KillMode, Manifest, ReturnsWhileOnMains, UpsEntry};
+use hazel_killpower::{
+    Bundle, BundleError, DeviceGrant, KillMode, Manifest, ReturnsWhileOnMains, UpsEntry, UsbHidDevice,
+};
 use hazel_runtime::bindings::types::KillMode as PluginKillMode;
+use hazel_runtime::grants::{UsbHidSource, UsbMatch};
 use hazel_runtime::{Grants, Plugin, Runtime, RuntimeConfig};
 
 const USAGE: &str = "usage: hazel-initrd [--bundle DIR] [--flag PATH] [none|poweroff|halt|reboot|kexec]";
@@ -110,6 +113,17 @@ fn finish(verb: Verb, killed: &[&UpsEntry], manifest: Option<&Manifest>) -> Fini
     }
 }
 
+/// Per UPS told to cut the power: its kill mode and what its plugin declared, for the log.
+fn power_race_answers(killed: &[&UpsEntry]) -> String {
+    let answers: Vec<String> = killed
+        .iter()
+        .map(|ups| {
+            format!("'{}' {:?}, returns while on mains: {:?}", ups.name, ups.kill_mode, ups.returns_while_on_mains)
+        })
+        .collect();
+    answers.join("; ")
+}
+
 fn main() -> ExitCode {
     let started = Instant::now();
     let args = match parse_args(std::env::args().skip(1)) {
@@ -139,9 +153,22 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-        Finish::Perform(verb) => perform(verb),
+        Finish::Perform(verb) => {
+            let waits = manifest.as_ref().is_some_and(|m| m.power_race_wait_secs > 0);
+            if matches!(verb, Verb::Poweroff | Verb::Halt) && !killed.is_empty() && waits {
+                tracing::info!(
+                    "no power-race wait: every UPS told to cut the power cycles its load even on mains ({})",
+                    power_race_answers(&killed)
+                );
+            }
+            perform(verb)
+        }
         Finish::WaitThenReboot(wait) => {
-            tracing::info!("waiting {}s for the UPS to cut the power", wait.as_secs());
+            tracing::info!(
+                "waiting {}s for the UPS to cut the power, then rebooting if it did not (the power race: {})",
+                wait.as_secs(),
+                power_race_answers(&killed)
+            );
             std::thread::sleep(wait);
             tracing::warn!(
                 "the power is still on {}s after kill-power (mains came back?): rebooting instead",
@@ -205,6 +232,7 @@ async fn kill_one(runtime: &Runtime, bundle: &Bundle, ups: &UpsEntry) -> anyhow:
     let plugin = unsafe { Plugin::load_precompiled_bytes(runtime, &path, &bytes, &ups.plugin.sha256) }.await?;
     let grants = match &ups.device {
         DeviceGrant::Serial { path } => Grants::none().with_serial(path.display().to_string(), path),
+        DeviceGrant::UsbHid(usb) => Grants::none().with_usb_hid(usb.port.clone(), usb_hid_source(usb)),
         other => anyhow::bail!("device {other:?} is not supported by this hazel-initrd"),
     };
     let settings: Vec<(String, Option<String>)> =
@@ -215,6 +243,17 @@ async fn kill_one(runtime: &Runtime, bundle: &Bundle, ups: &UpsEntry) -> anyhow:
     };
     hazel_runtime::kill::kill_power(runtime, &plugin, &ups.name, &grants, &settings, mode).await?;
     Ok(())
+}
+
+/// Where the usb-hid capability finds the bundle's USB HID device: the
+/// replayed capture, or the first device NUT's match options select (a bad
+/// pattern is refused when the device is opened, naming the option).
+fn usb_hid_source(usb: &UsbHidDevice) -> UsbHidSource {
+    if let Some(capture) = &usb.replay {
+        return UsbHidSource::Replay(capture.clone());
+    }
+    let UsbHidDevice { vendorid, productid, vendor, product, serial, bus, device, .. } = usb.clone();
+    UsbHidSource::Match(UsbMatch { vendorid, productid, vendor, product, serial, bus, device })
 }
 
 /// Carry out `verb` with `reboot(2)`. Never returns: as the exitrd this is

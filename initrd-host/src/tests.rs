@@ -72,3 +72,34 @@ fn the_power_race_turns_a_halt_into_a_wait_then_a_reboot() {
     // No wait configured: the verb as given.
     assert_eq!(finish(Verb::Halt, &[&unknown], Some(&manifest(0))), Finish::Perform(Verb::Halt));
 }
+
+#[test]
+fn a_usb_hid_device_is_found_as_the_running_system_found_it() {
+    let matched = UsbHidDevice {
+        port: "auto".into(),
+        vendorid: Some("0764".into()),
+        product: Some("CP1500.*".into()),
+        bus: Some("003".into()),
+        ..UsbHidDevice::default()
+    };
+    let expected = UsbMatch {
+        vendorid: Some("0764".into()),
+        product: Some("CP1500.*".into()),
+        bus: Some("003".into()),
+        ..UsbMatch::default()
+    };
+    assert_eq!(usb_hid_source(&matched), UsbHidSource::Match(expected));
+    // A replay wins over any match option.
+    let replayed = UsbHidDevice { replay: Some("/data/ups.txt".into()), ..matched };
+    assert_eq!(usb_hid_source(&replayed), UsbHidSource::Replay("/data/ups.txt".into()));
+}
+
+#[test]
+fn the_power_race_log_names_each_ups_and_its_answer() {
+    let unknown = ups(KillMode::Return, ReturnsWhileOnMains::Unknown);
+    let cycles = UpsEntry { name: "v".into(), ..ups(KillMode::Return, ReturnsWhileOnMains::Yes) };
+    assert_eq!(
+        power_race_answers(&[&unknown, &cycles]),
+        "'u' Return, returns while on mains: Unknown; 'v' Return, returns while on mains: Yes"
+    );
+}

@@ -6,10 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use hazel_killpower::{DeviceGrant, KillMode, Manifest, PluginFile, PluginRef, ReturnsWhileOnMains, Setting, UpsEntry};
+use hazel_killpower::{
+    DeviceGrant, KillMode, Manifest, PluginFile, PluginRef, ReturnsWhileOnMains, Setting, UpsEntry, UsbHidDevice,
+};
 use hazel_monitor::upsmon_conf::{Role, UpsmonConf};
 use hazel_nutconf::ups_conf::Section;
 use hazel_runtime::bindings::types::KillMode as PluginKillMode;
+use hazel_runtime::grants::{UsbHidGrant, UsbHidSource, UsbMatch};
 use hazel_runtime::{Plugin, PluginCatalog};
 
 use crate::commands::open_plugins;
@@ -84,13 +87,35 @@ fn precompiled(plugin: &Plugin, portable: bool) -> anyhow::Result<Vec<u8>> {
     Ok(hazel_runtime::engine::precompile_plugin(path, &bytes)?)
 }
 
+/// The USB HID device of a plan as the bundle records it: the same match
+/// options (or the same replayed capture, made absolute), so the late host
+/// finds the very device the running system drove.
+fn usb_hid_device(grant: &UsbHidGrant) -> anyhow::Result<UsbHidDevice> {
+    let mut device = UsbHidDevice { port: grant.name.clone(), ..UsbHidDevice::default() };
+    match &grant.source {
+        UsbHidSource::Replay(path) => {
+            let absolute =
+                std::path::absolute(path).with_context(|| format!("cannot make {} absolute", path.display()))?;
+            device.replay = Some(absolute);
+        }
+        UsbHidSource::Match(options) => {
+            let UsbMatch { vendorid, productid, vendor, product, serial, bus, device: address } = options.clone();
+            device = UsbHidDevice { vendorid, productid, vendor, product, serial, bus, device: address, ..device };
+        }
+    }
+    Ok(device)
+}
+
 /// The bundle entry and precompiled plugin of one planned device.
 fn bundle_entry(section: &Section, plan: &DevicePlan) -> anyhow::Result<(UpsEntry, PluginFile)> {
     let config = &plan.config;
-    let device = match &config.grants.serial {
-        Some(serial) if config.grants.files.is_empty() => DeviceGrant::Serial { path: serial.path.clone() },
+    let grants = &config.grants;
+    let nothing_else = grants.files.is_empty() && grants.upstream.is_none();
+    let device = match (&grants.serial, &grants.usb_hid) {
+        (Some(serial), None) if nothing_else => DeviceGrant::Serial { path: serial.path.clone() },
+        (None, Some(usb)) if nothing_else => DeviceGrant::UsbHid(usb_hid_device(usb)?),
         _ => anyhow::bail!(
-            "UPS [{}]: only serial devices can be switched off late so far (driver '{}')",
+            "UPS [{}]: only serial and USB HID devices can be switched off late so far (driver '{}')",
             config.name,
             section.driver()
         ),
@@ -109,7 +134,7 @@ fn bundle_entry(section: &Section, plan: &DevicePlan) -> anyhow::Result<(UpsEntr
             .map(|(key, value)| Setting { key: key.clone(), value: value.clone() })
             .collect(),
         kill_mode: kill_mode(section),
-        // No plugin declares it yet: assume the worst and guard against the power race.
+        // Filled in at staging from the live device (`KillPowerStager::stage`); until then the safe answer.
         returns_while_on_mains: ReturnsWhileOnMains::Unknown,
     };
     Ok((entry, PluginFile { file, bytes }))
@@ -126,11 +151,67 @@ fn is_local_host(host: &str) -> bool {
 /// prepared when the monitor starts (plugins precompiled then, not at the
 /// last minute), written by [`KillPowerStager::stage`], disarmed by
 /// [`KillPowerStager::unstage`].
+///
+/// Whether each UPS cycles its load on mains (the power race) is its
+/// plugin's answer for the model it found (`power-race`, asked after
+/// `init`). The device is live then, driven by its instance in `hazel serve`,
+/// so the stager never opens it a second time (a second `init` would talk to
+/// the UPS behind the running instance's back, and a USB device cannot be
+/// claimed twice): each device's supervisor asks its instance once, right
+/// after `init`, and keeps the answer with the device; the stager reads it at
+/// staging time with `STATUS <ups>` on `hazel serve`'s control socket. That
+/// one path serves the monitor inside `hazel serve` and a separate `hazel
+/// monitor` alike. A device that is not running, or a server that does not
+/// answer, leaves the safe `unknown` (the late host then keeps its power-race
+/// reboot).
 #[derive(Debug)]
 pub struct KillPowerStager {
     dir: PathBuf,
     manifest: Option<Manifest>,
     plugins: Vec<PluginFile>,
+    /// `hazel serve`'s control socket, to ask the live devices.
+    control_socket: Option<PathBuf>,
+}
+
+/// How long the stager waits for `hazel serve`'s answer about a device: the
+/// shutdown must not wait on a server that hangs.
+const LIVE_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The power-race answer in a control socket `STATUS` reply (its lines
+/// before `OK`); `None` when the device has no running instance that answered.
+pub fn power_race_from_status(lines: &[String]) -> Option<ReturnsWhileOnMains> {
+    let prefix = format!("{}: ", crate::live_set::POWER_RACE_STATUS_KEY);
+    let word = lines.iter().find_map(|line| line.strip_prefix(&prefix))?;
+    match word.trim() {
+        "yes" => Some(ReturnsWhileOnMains::Yes),
+        "no" => Some(ReturnsWhileOnMains::No),
+        "unknown" => Some(ReturnsWhileOnMains::Unknown),
+        _ => None,
+    }
+}
+
+/// Ask `hazel serve` at `socket` what the live device `name` declared about
+/// the power race. Blocking, bounded by [`LIVE_ANSWER_TIMEOUT`] per read and
+/// write: staging runs on the monitor's way to `SHUTDOWNCMD`.
+fn ask_live_device(socket: &Path, name: &str) -> anyhow::Result<Option<ReturnsWhileOnMains>> {
+    use std::io::{BufRead, Write};
+    let stream = std::os::unix::net::UnixStream::connect(socket)
+        .with_context(|| format!("cannot reach hazel serve at {}", socket.display()))?;
+    stream.set_read_timeout(Some(LIVE_ANSWER_TIMEOUT)).context("cannot set a read timeout")?;
+    stream.set_write_timeout(Some(LIVE_ANSWER_TIMEOUT)).context("cannot set a write timeout")?;
+    (&stream).write_all(format!("STATUS {name}\n").as_bytes()).context("cannot send STATUS")?;
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(&stream).lines() {
+        let line = line.context("cannot read the STATUS answer")?;
+        if line == "OK" {
+            return Ok(power_race_from_status(&lines));
+        }
+        if let Some(message) = line.strip_prefix("ERR ") {
+            anyhow::bail!("hazel serve: {message}");
+        }
+        lines.push(line);
+    }
+    anyhow::bail!("hazel serve closed the control connection without an answer")
 }
 
 impl KillPowerStager {
@@ -139,7 +220,8 @@ impl KillPowerStager {
     /// `confdir`'s ups.conf. Nothing is staged without `POWERDOWNFLAG`,
     /// as NUT's late step never acts without it.
     pub async fn prepare(confdir: &Path, upsmon: &UpsmonConf, dir: &Path) -> anyhow::Result<KillPowerStager> {
-        let mut stager = KillPowerStager { dir: dir.to_path_buf(), manifest: None, plugins: Vec::new() };
+        let mut stager =
+            KillPowerStager { dir: dir.to_path_buf(), manifest: None, plugins: Vec::new(), control_socket: None };
         let Some(flag) = &upsmon.powerdown_flag else {
             tracing::info!("no POWERDOWNFLAG in upsmon.conf: no late shutdown will be staged");
             return Ok(stager);
@@ -154,6 +236,7 @@ impl KillPowerStager {
             return Ok(stager);
         }
         let loaded = LoadedConfig::load(confdir)?;
+        stager.control_socket = Some(loaded.settings.control_socket());
         let (_runtime, catalog) = open_plugins(&loaded.settings).await?;
         let mut upses = Vec::new();
         for name in names {
@@ -197,10 +280,35 @@ impl KillPowerStager {
             return Ok(());
         };
         let boot_id = hazel_killpower::current_boot_id()?;
-        hazel_killpower::stage(&self.dir, manifest, &self.plugins, &boot_id)?;
-        let names: Vec<&str> = manifest.upses.iter().map(|u| u.name.as_str()).collect();
+        let mut manifest = manifest.clone();
+        for ups in &mut manifest.upses {
+            ups.returns_while_on_mains = self.live_power_race(&ups.name);
+        }
+        hazel_killpower::stage(&self.dir, &manifest, &self.plugins, &boot_id)?;
+        let names: Vec<String> = manifest
+            .upses
+            .iter()
+            .map(|u| format!("{} (returns while on mains: {:?})", u.name, u.returns_while_on_mains))
+            .collect();
         tracing::info!("late shutdown staged in {} for {}", self.dir.display(), names.join(", "));
         Ok(())
+    }
+
+    /// What the live device `name` declared about the power race; the safe
+    /// `Unknown` when that cannot be learned (said in the log).
+    fn live_power_race(&self, name: &str) -> ReturnsWhileOnMains {
+        let Some(socket) = &self.control_socket else { return ReturnsWhileOnMains::Unknown };
+        match ask_live_device(socket, name) {
+            Ok(Some(answer)) => answer,
+            Ok(None) => {
+                tracing::warn!("late shutdown: UPS '{name}' has no running instance to ask about the power race");
+                ReturnsWhileOnMains::Unknown
+            }
+            Err(error) => {
+                tracing::warn!("late shutdown: cannot ask UPS '{name}' about the power race: {error:#}");
+                ReturnsWhileOnMains::Unknown
+            }
+        }
     }
 
     /// Disarm it (the shutdown was cancelled).
@@ -351,6 +459,10 @@ impl crate::monitor::LateShutdownStage for KillPowerStager {
     fn stage(&self, _conf: &UpsmonConf) -> anyhow::Result<()> {
         KillPowerStager::stage(self)
     }
+
+    fn unstage(&self) -> anyhow::Result<()> {
+        KillPowerStager::unstage(self)
+    }
 }
 
 /// The monitor's late-shutdown step for `confdir`: a [`KillPowerStager`]
@@ -371,5 +483,51 @@ pub async fn monitor_stage(
             tracing::error!("late shutdown unavailable, the UPS will not be switched off: {error:#}");
             std::sync::Arc::new(crate::monitor::NoLateShutdown)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_power_race_answer_is_read_from_a_status_reply() {
+        let status = |word: &str| {
+            vec!["name: rack".to_string(), format!("returns while on mains: {word}"), "uptime: 3".to_string()]
+        };
+        assert_eq!(power_race_from_status(&status("yes")), Some(ReturnsWhileOnMains::Yes));
+        assert_eq!(power_race_from_status(&status("no")), Some(ReturnsWhileOnMains::No));
+        assert_eq!(power_race_from_status(&status("unknown")), Some(ReturnsWhileOnMains::Unknown));
+        assert_eq!(power_race_from_status(&status("maybe")), None);
+        // A device without a running instance has no such line.
+        assert_eq!(power_race_from_status(&["name: rack".to_string()]), None);
+    }
+
+    #[test]
+    fn usb_hid_grants_keep_the_match_or_the_absolute_capture() {
+        let options = UsbMatch { vendorid: Some("051d".into()), serial: Some("AS.*".into()), ..UsbMatch::default() };
+        let grant = UsbHidGrant { name: "auto".into(), source: UsbHidSource::Match(options) };
+        let device = usb_hid_device(&grant).unwrap();
+        assert_eq!(device.port, "auto");
+        assert_eq!((device.vendorid.as_deref(), device.serial.as_deref()), (Some("051d"), Some("AS.*")));
+        assert_eq!((device.productid.as_deref(), device.replay.as_deref()), (None, None));
+
+        let grant = UsbHidGrant { name: "replay:ups.txt".into(), source: UsbHidSource::Replay("ups.txt".into()) };
+        let device = usb_hid_device(&grant).unwrap();
+        let replay = device.replay.expect("a capture");
+        assert!(replay.is_absolute() && replay.ends_with("ups.txt"), "{}", replay.display());
+        assert_eq!(device.vendorid, None);
+    }
+
+    #[test]
+    fn staging_without_a_server_to_ask_leaves_the_safe_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let stager = KillPowerStager {
+            dir: dir.path().join("bundle"),
+            manifest: None,
+            plugins: Vec::new(),
+            control_socket: Some(dir.path().join("nobody-listens.sock")),
+        };
+        assert_eq!(stager.live_power_race("rack"), ReturnsWhileOnMains::Unknown);
     }
 }

@@ -103,8 +103,8 @@ pub struct PluginRef {
     pub sha256: String,
 }
 
-/// What a plugin may reach. One device per UPS; USB and SNMP grants come
-/// with their capabilities.
+/// What a plugin may reach. One device per UPS; SNMP grants will come with
+/// their capability.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 #[non_exhaustive]
@@ -114,6 +114,44 @@ pub enum DeviceGrant {
         /// The device node, e.g. `/dev/ttyUSB0`.
         path: PathBuf,
     },
+    /// A USB HID device, found as the running system found it: by NUT's
+    /// match options from ups.conf (each a regex over the whole string,
+    /// ASCII case-insensitive; unset ones match anything), or a capture
+    /// replayed as the device.
+    UsbHid(UsbHidDevice),
+}
+
+/// How the late host finds a UPS's USB HID device ([`DeviceGrant::UsbHid`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsbHidDevice {
+    /// ups.conf's `port` as written (`auto`, `replay:...`), for messages.
+    pub port: String,
+    /// `port = replay:PATH`: the capture replayed as the device, as an
+    /// absolute path. When set, the match options are not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<PathBuf>,
+    /// `vendorid`: against the 4-digit lower-case hex idVendor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendorid: Option<String>,
+    /// `productid`: against the 4-digit lower-case hex idProduct.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub productid: Option<String>,
+    /// `vendor`: against the iManufacturer string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+    /// `product`: against the iProduct string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// `serial`: against the iSerialNumber string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    /// `bus`: against the 3-digit decimal bus number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus: Option<String>,
+    /// `device`: against the 3-digit decimal device address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// One `init` setting: a key with a value, or a flag.
@@ -439,7 +477,14 @@ fn validate_manifest(path: &Path, manifest: &Manifest) -> Result<(), BundleError
                     port.display()
                 )));
             }
-            DeviceGrant::Serial { .. } => {}
+            DeviceGrant::UsbHid(UsbHidDevice { replay: Some(capture), .. }) if !capture.is_absolute() => {
+                return Err(invalid(format!(
+                    "UPS '{}': replayed capture {} is not an absolute path",
+                    ups.name,
+                    capture.display()
+                )));
+            }
+            DeviceGrant::Serial { .. } | DeviceGrant::UsbHid(_) => {}
         }
     }
     Ok(())

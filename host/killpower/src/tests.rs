@@ -183,3 +183,43 @@ fn the_stayoff_flag_chooses_stay_off() {
     assert_eq!(KillMode::from_ups_conf_flag(false), KillMode::Return);
     assert_eq!(KillMode::default(), KillMode::Return);
 }
+
+#[test]
+fn usb_hid_devices_and_power_race_answers_read_back() {
+    let mut f = fixture();
+    let mut usb = f.manifest.upses[0].clone();
+    usb.name = "desk".into();
+    usb.driver = "usbhid-ups".into();
+    usb.device = DeviceGrant::UsbHid(UsbHidDevice {
+        port: "auto".into(),
+        vendorid: Some("051d".into()),
+        serial: Some("AS1234.*".into()),
+        ..UsbHidDevice::default()
+    });
+    let mut replayed = usb.clone();
+    replayed.name = "lab".into();
+    replayed.device = DeviceGrant::UsbHid(UsbHidDevice {
+        port: "replay:/data/apc.txt".into(),
+        replay: Some("/data/apc.txt".into()),
+        ..UsbHidDevice::default()
+    });
+    f.manifest.upses[0].returns_while_on_mains = ReturnsWhileOnMains::Yes;
+    f.manifest.upses.extend([usb, replayed]);
+    powerdown_flag::write(&f.flag).unwrap();
+    stage(&f.dir, &f.manifest, &plugins(), BOOT).unwrap();
+    let text = fs::read_to_string(f.dir.join(MANIFEST_FILE)).unwrap();
+    assert!(text.contains("kind = \"usb-hid\""), "{text}");
+    assert!(text.contains("returns_while_on_mains = \"yes\""), "{text}");
+    // Unset match options are left out, not written as empty strings.
+    assert!(!text.contains("productid"), "{text}");
+    assert_eq!(Bundle::load(&f.dir, BOOT, None).unwrap().manifest(), &f.manifest);
+
+    // A replayed capture must be named absolutely: the late host has no working directory to speak of.
+    f.manifest.upses[2].device = DeviceGrant::UsbHid(UsbHidDevice {
+        port: "replay:apc.txt".into(),
+        replay: Some("apc.txt".into()),
+        ..UsbHidDevice::default()
+    });
+    let error = stage(&f.dir, &f.manifest, &plugins(), BOOT).unwrap_err();
+    assert!(error.to_string().contains("replayed capture apc.txt is not an absolute path"), "{error}");
+}

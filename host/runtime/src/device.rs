@@ -13,6 +13,7 @@ use hazel_state::{Availability, DeviceState, Edit, Snapshot, ValueRange, VarMeta
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::bindings::power_race::CyclesOnMains;
 use crate::bindings::types::{Change, DeviceError, KillMode, Setting};
 use crate::engine::Runtime;
 use crate::grants::Grants;
@@ -201,11 +202,23 @@ pub struct SupervisorStatus {
     pub running_since: Option<SystemTime>,
     /// The last reason an instance ended, if one did.
     pub last_error: Option<String>,
+    /// What the running instance's plugin declared, after its `init`, about
+    /// the power race (`power-race.returns-while-on-mains`; `Unknown` without
+    /// the export). Asked once per instance, right after `init`, so the late
+    /// shutdown can be staged from the live device without opening it a
+    /// second time. `None` while no instance has initialised.
+    pub cycles_on_mains: Option<CyclesOnMains>,
 }
 
 impl SupervisorStatus {
     fn new() -> Self {
-        SupervisorStatus { phase: SupervisorPhase::Starting, restarts: 0, running_since: None, last_error: None }
+        SupervisorStatus {
+            phase: SupervisorPhase::Starting,
+            restarts: 0,
+            running_since: None,
+            last_error: None,
+            cycles_on_mains: None,
+        }
     }
 }
 
@@ -303,6 +316,7 @@ async fn supervise(
                 status.send_modify(|s| {
                     s.phase = SupervisorPhase::Failed { reason: reason.clone() };
                     s.running_since = None;
+                    s.cycles_on_mains = None;
                     s.last_error = Some(reason.clone());
                 });
                 state.mark_stale(reason.clone());
@@ -318,6 +332,7 @@ async fn supervise(
         status.send_modify(|s| {
             s.phase = SupervisorPhase::BackingOff { retry_at: SystemTime::now() + backoff, reason: reason.clone() };
             s.running_since = None;
+            s.cycles_on_mains = None;
             s.last_error = Some(reason.clone());
         });
         state.mark_stale(reason.clone());
@@ -366,11 +381,16 @@ async fn run_instance(
         Ok(Err(e)) => return Ended::Retry(format!("init failed: {}", device_error_text(&e))),
         Err(fault) => return Ended::Retry(format!("init: {fault}")),
     }
+    let cycles_on_mains = match instance.returns_while_on_mains().await {
+        Ok(answer) => answer,
+        Err(fault) => return Ended::Retry(format!("power-race: {fault}")),
+    };
     state.reset();
     state.apply_host_edits(config.host_edits.iter().cloned());
     status.send_modify(|s| {
         s.phase = SupervisorPhase::Running;
         s.running_since = Some(SystemTime::now());
+        s.cycles_on_mains = Some(cycles_on_mains);
     });
     connected.store(true, Ordering::Release);
 

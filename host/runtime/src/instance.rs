@@ -10,6 +10,7 @@ use std::time::Duration;
 use wasmtime::{Store, UpdateDeadline};
 
 use crate::bindings::AllCapabilities;
+use crate::bindings::power_race::{self, CyclesOnMains};
 use crate::bindings::types::{Change, Description, DeviceError, DeviceInfo, KillMode, Setting};
 use crate::capability::DeviceContext;
 use crate::engine::Runtime;
@@ -86,6 +87,8 @@ macro_rules! guarded {
 pub struct DeviceInstance {
     store: Store<DeviceContext>,
     bindings: AllCapabilities,
+    /// The optional `power-race` export, when the plugin has it.
+    power_race: Option<power_race::Guest>,
     limits: Limits,
     poisoned: bool,
 }
@@ -121,14 +124,21 @@ impl DeviceInstance {
             if ctx.data_mut().deadline.check() { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Yield(1)) }
         });
         store.data_mut().deadline.start(limits.init_timeout);
-        let instantiated = plugin.pre().instantiate_async(&mut store).await;
+        let instantiated = plugin.pre().instance_pre().instantiate_async(&mut store).await;
         store.data_mut().deadline.clear();
-        let bindings = instantiated.map_err(|e| StartError::Instantiate {
+        let failed = |e: wasmtime::Error| StartError::Instantiate {
             device: device.to_string(),
             plugin: plugin.name().to_string(),
             message: format!("{e:#}"),
-        })?;
-        Ok(DeviceInstance { store, bindings, limits, poisoned: false })
+        };
+        let instance = instantiated.map_err(failed)?;
+        let bindings = AllCapabilities::new(&mut store, &instance).map_err(failed)?;
+        // The export was found when the plugin loaded; loading it types-checks it against ours.
+        let power_race = match plugin.power_race_indices() {
+            Some(indices) => Some(indices.load(&mut store, &instance).map_err(failed)?),
+            None => None,
+        };
+        Ok(DeviceInstance { store, bindings, power_race, limits, poisoned: false })
     }
 
     /// Resolves when the device's interrupt pipe delivered a report between
@@ -165,6 +175,19 @@ impl DeviceInstance {
     /// `kill-power(mode)`.
     pub async fn kill_power(&mut self, mode: KillMode) -> Result<Result<(), DeviceError>, CallError> {
         guarded!(self, self.limits.call_timeout, |driver, store| driver.call_kill_power(store, mode))
+    }
+
+    /// `power-race.returns-while-on-mains()`, after `init`: whether this
+    /// device cycles its load on a return-on-mains kill while on mains.
+    /// `Unknown` for a plugin without the export (contracts before 0.1.3, or
+    /// a plugin that does not know).
+    pub async fn returns_while_on_mains(&mut self) -> Result<CyclesOnMains, CallError> {
+        let Some(power_race) = self.power_race.clone() else { return Ok(CyclesOnMains::Unknown) };
+        let budget = self.limits.call_timeout;
+        self.begin(budget)?;
+        let outcome =
+            tokio::time::timeout(budget + GRACE, power_race.call_returns_while_on_mains(&mut self.store)).await;
+        self.finish(budget, outcome)
     }
 
     /// Arm the time budget before a call.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker, LinkerInstance, ResourceType};
 
-use crate::bindings::{AllCapabilitiesPre, types::Description};
+use crate::bindings::{AllCapabilitiesPre, power_race, types::Description};
 use crate::capability::DeviceContext;
 use crate::engine::Runtime;
 use crate::grants::{ImportKind, classify_import};
@@ -124,6 +124,8 @@ pub struct Plugin {
     digest: String,
     imports: Vec<String>,
     pre: AllCapabilitiesPre<DeviceContext>,
+    /// Where the optional `power-race` export is; `None` when the plugin has none.
+    power_race: Option<power_race::GuestIndices>,
     description: Description,
     source: LoadSource,
     load_time: Duration,
@@ -195,6 +197,9 @@ impl Plugin {
         let not_a_plugin =
             |e: wasmtime::Error| PluginError::NotAPlugin { path: path.into(), message: format!("{e:#}") };
         let pre = linker.instantiate_pre(&component).map_err(not_a_plugin)?;
+        // Optional (0.1.3): a plugin built against an earlier contract, or one that does not
+        // know, has no such export; a lookup failure only means "unknown".
+        let power_race = power_race::GuestIndices::new(&pre).ok();
         let pre = AllCapabilitiesPre::new(pre).map_err(not_a_plugin)?;
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let mut plugin = Plugin {
@@ -203,6 +208,7 @@ impl Plugin {
             digest,
             imports,
             pre,
+            power_race,
             description: Description {
                 name: String::new(),
                 version: String::new(),
@@ -257,8 +263,17 @@ impl Plugin {
         self.load_time
     }
 
+    /// Whether it exports the optional `power-race` interface (since 0.1.3).
+    pub fn declares_power_race(&self) -> bool {
+        self.power_race.is_some()
+    }
+
     pub(crate) fn pre(&self) -> &AllCapabilitiesPre<DeviceContext> {
         &self.pre
+    }
+
+    pub(crate) fn power_race_indices(&self) -> Option<&power_race::GuestIndices> {
+        self.power_race.as_ref()
     }
 }
 

@@ -28,3 +28,20 @@ async fn plugin_built_against_0_1_0_runs() {
     let clock: u64 = s.var("test.clock").map(|v| v.value.parse().expect("a number")).expect("test.clock published");
     assert!(clock > 0, "clock reads 0");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_power_race_export_is_optional() {
+    use hazel_runtime::bindings::power_race::CyclesOnMains;
+    let rt = runtime();
+    // Built against 0.1.3 with the export (megatec, usbhid), and without it (dummy; contract-010 predates it).
+    assert!(load(&rt, "megatec").await.declares_power_race());
+    assert!(load(&rt, "usbhid").await.declares_power_race());
+    assert!(!load(&rt, "dummy").await.declares_power_race());
+    let old = load(&rt, "contract_010").await;
+    assert!(!old.declares_power_race());
+
+    // Without the export the supervisor records the safe answer once the instance is initialised.
+    let (handle, state) = spawn(&rt, device("old", old, Grants::none(), &[]));
+    wait_for(&state, "the 0.1.0 plugin running", |s| counter(s) >= 1).await;
+    assert_eq!(handle.supervisor_status().cycles_on_mains, Some(CyclesOnMains::Unknown));
+}

@@ -67,6 +67,18 @@ impl core::fmt::Display for LineError {
     }
 }
 
+/// What the UPS does with a return-on-mains kill while mains is present
+/// (WIT `power-race.cycles-on-mains`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CyclesOnMains {
+    /// It cuts the load and restores it whatever the mains does.
+    Yes,
+    /// It ignores the kill while on mains.
+    No,
+    /// Not known.
+    Unknown,
+}
+
 /// Severity of a log line (WIT `log.level`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogLevel {

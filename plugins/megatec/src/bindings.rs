@@ -13,10 +13,11 @@ use crate::settings;
 
 wit_bindgen::generate!({
     path: "../../wit",
-    world: "serial-plugin",
+    world: "serial-ups-plugin",
 });
 
 use exports::hazel::plugin::driver::Guest;
+use exports::hazel::plugin::power_race::{CyclesOnMains, Guest as PowerRaceGuest};
 use hazel::plugin::types::{Change, Description, DeviceError, DeviceInfo, KillMode, Setting, ValueRange, VarMeta};
 use hazel::plugin::{clock, log, serial};
 
@@ -155,6 +156,17 @@ impl Guest for Megatec {
         DEVICE.with(|slot| match slot {
             Some(device) => device.kill_power(mode, &mut Imports).map_err(to_device_error),
             None => Err(not_initialized("kill-power")),
+        })
+    }
+}
+
+impl PowerRaceGuest for Megatec {
+    fn returns_while_on_mains() -> CyclesOnMains {
+        DEVICE.with(|slot| match slot.as_ref().map(MegatecDevice::cycles_on_mains) {
+            Some(api::CyclesOnMains::Yes) => CyclesOnMains::Yes,
+            Some(api::CyclesOnMains::No) => CyclesOnMains::No,
+            // Before a successful init there is no device to answer for.
+            Some(api::CyclesOnMains::Unknown) | None => CyclesOnMains::Unknown,
         })
     }
 }

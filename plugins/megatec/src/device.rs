@@ -14,7 +14,7 @@ use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::api::{Change, DeviceError, Host, LogLevel, ValueRange};
+use crate::api::{Change, CyclesOnMains, DeviceError, Host, LogLevel, ValueRange};
 use crate::battery::{RuntimeModel, charge_from_voltage, guessed_limits};
 use crate::protocol::{self, Identity, Ratings, Regulation, ReplyError, StatusReply};
 use crate::protocol::{round_offdelay, round_ondelay};
@@ -466,6 +466,16 @@ impl MegatecDevice {
         })?;
         *slot = round(seconds);
         Ok(())
+    }
+
+    /// What this UPS does with [`KillMode::ReturnOnMains`] while mains is
+    /// present: `Yes`. The Megatec `S<n>R<m>` command switches the output off
+    /// after n minutes and back on m minutes later whether the UPS is on line
+    /// or on battery; NUT lists Megatec `SnRm` among the commands that
+    /// power-cycle regardless of line state (spec shutdown.md §9). Every
+    /// Megatec model answers the same, so nothing learned at `init` changes it.
+    pub fn cycles_on_mains(&self) -> CyclesOnMains {
+        CyclesOnMains::Yes
     }
 
     /// Late shutdown: cancel any pending shutdown (`C`), then send

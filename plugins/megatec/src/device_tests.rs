@@ -355,6 +355,15 @@ fn kill_power_cancels_then_sends_the_shutdown() {
 }
 
 #[test]
+fn a_megatec_ups_cycles_its_load_on_mains_too() {
+    // S<n>R<m> acts whatever the line state (NUT's power-race notes): the late host need not
+    // reboot a halted machine to guard against mains coming back.
+    let mut ups = FakeUps::good();
+    let device = open_with(&mut ups, &[]).unwrap();
+    assert_eq!(device.cycles_on_mains(), crate::api::CyclesOnMains::Yes);
+}
+
+#[test]
 fn battery_limits_from_ups_conf_set_the_charge_and_are_left_to_the_host_to_publish() {
     let mut ups = FakeUps::good();
     ups.set("Q1", "(226.0 195.0 226.0 014 49.0 24.5 30.0 00001000\r");

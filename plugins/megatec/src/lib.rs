@@ -14,7 +14,8 @@
 //! - [`device`] polls, publishes changes, runs commands;
 //! - [`api`] mirrors the WIT types and abstracts the host imports.
 //!
-//! `bindings` (wasm32 only) connects them to the `serial-plugin` world.
+//! `bindings` (wasm32 only) connects them to the `serial-ups-plugin` world
+//! (`serial-plugin` plus the `power-race` declaration).
 #![cfg_attr(target_arch = "wasm32", no_std)]
 #![deny(missing_docs)]
 

@@ -14,10 +14,11 @@ use crate::driver::{self, Clock, Driver, DriverError};
 
 wit_bindgen::generate!({
     path: "../../wit",
-    world: "usb-hid-plugin",
+    world: "usb-hid-ups-plugin",
 });
 
 use exports::hazel::plugin::driver::Guest;
+use exports::hazel::plugin::power_race::{CyclesOnMains, Guest as PowerRaceGuest};
 use hazel::plugin::types::{Change, Description, DeviceError, DeviceInfo, KillMode, Setting, VarMeta};
 use hazel::plugin::{clock, log, usb_hid};
 
@@ -201,5 +202,18 @@ impl Guest for UsbHid {
             }
             None => Err(not_initialized("kill-power")),
         })
+    }
+}
+
+impl PowerRaceGuest for UsbHid {
+    /// `unknown` for every vendor. The kill chain's first choice,
+    /// `shutdown.return`, writes DelayBeforeStartup and DelayBeforeShutdown;
+    /// whether a unit acts on them while on line is firmware-dependent (NUT:
+    /// "with shutdown.return many UPSes only act if on battery", and its
+    /// usbhid-ups has no per-vendor table of which do), and no capture in
+    /// shared/data/hid shows a unit cycling its load on mains. Unknown keeps
+    /// the late host's power-race reboot, which is the safe side.
+    fn returns_while_on_mains() -> CyclesOnMains {
+        CyclesOnMains::Unknown
     }
 }

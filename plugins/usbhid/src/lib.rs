@@ -21,7 +21,7 @@
 //! - `capture` (feature `capture`, and in tests) reads the capture files of
 //!   `shared/data/hid`; the host's recorded-device backend uses it too.
 //!
-//! On wasm32, `bindings` (the `wit-bindgen` glue for world `usb-hid-plugin`)
+//! On wasm32, `bindings` (the `wit-bindgen` glue for world `usb-hid-ups-plugin`)
 //! exports the driver over the host's `usb-hid` capability: `usbhid.wasm`.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 #![deny(missing_docs)]

@@ -560,7 +560,11 @@ impl LiveSet {
         if !report.detail.is_empty() {
             lines.push(format!("detail: {}", report.detail));
         }
-        if let Some(error) = device.handle.as_ref().and_then(|h| h.supervisor_status().last_error) {
+        let status = device.handle.as_ref().map(DeviceHandle::supervisor_status);
+        if let Some(answer) = status.as_ref().and_then(|s| s.cycles_on_mains) {
+            lines.push(format!("{POWER_RACE_STATUS_KEY}: {}", power_race_word(answer)));
+        }
+        if let Some(error) = status.and_then(|s| s.last_error) {
             lines.push(format!("last error: {error}"));
         }
         if let Some(error) = &device.config_error {
@@ -577,6 +581,21 @@ impl LiveSet {
                 handle.stop().await;
             }
         }
+    }
+}
+
+/// The `STATUS` line with what the running instance's plugin declared about
+/// the power race (`power-race.returns-while-on-mains`, asked after `init`):
+/// the late-shutdown stager reads it from the live device.
+pub const POWER_RACE_STATUS_KEY: &str = "returns while on mains";
+
+/// The word a `STATUS` line uses for a power-race answer.
+pub fn power_race_word(answer: hazel_runtime::bindings::power_race::CyclesOnMains) -> &'static str {
+    use hazel_runtime::bindings::power_race::CyclesOnMains;
+    match answer {
+        CyclesOnMains::Yes => "yes",
+        CyclesOnMains::No => "no",
+        CyclesOnMains::Unknown => "unknown",
     }
 }
 

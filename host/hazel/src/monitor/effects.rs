@@ -22,13 +22,27 @@ const NOTIFY_CMD_TURN: Duration = Duration::from_secs(5);
 ///
 /// The monitor calls [`LateShutdownStage::stage`] on a primary after
 /// writing `POWERDOWNFLAG` and before `SHUTDOWNCMD`, so that whatever runs
-/// after the OS stopped (for Hazel, the initrd host) has what it needs.
-/// The late-shutdown work (`hazel-initrd`) will provide the real
-/// implementation; until then the monitor uses [`NoLateShutdown`].
+/// after the OS stopped (for Hazel, the initrd host) has what it needs
+/// (`crate::late_shutdown::KillPowerStager`; [`NoLateShutdown`] without one).
+///
+/// Staging happens only past the point of no return (a primary has sent
+/// `FSD`, which it never takes back), so a `SHUTDOWN_CANCELLED` never follows
+/// it and never needs to disarm anything. What can leave an armed intent in
+/// an ordinary state is a shutdown that did not happen after all
+/// (`SHUTDOWNCMD` failed, or was called off by hand): the monitor's next
+/// start removes it with [`LateShutdownStage::unstage`], right after it
+/// removes `POWERDOWNFLAG` as upsmon does at start. Never on stop: systemd
+/// stops the monitor during the very shutdown the intent is for.
 pub trait LateShutdownStage: Send + Sync {
     /// Prepares the late shutdown for `conf`. An error is logged and the
     /// shutdown goes on: this host must go down whatever happens here.
     fn stage(&self, conf: &UpsmonConf) -> anyhow::Result<()>;
+
+    /// Disarms a late shutdown staged earlier in this boot. Called when the
+    /// monitor starts, never when it stops.
+    fn unstage(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// No late-shutdown step: the flag file is all there is, for NUT's own

@@ -157,6 +157,14 @@ impl Monitor {
                 }
                 Err(error) => tracing::error!("{error}"),
             }
+            // With the flag goes the intent of an earlier attempt of this boot that did not end
+            // in a shutdown (staging is past the point of no return, so only a failed or
+            // called-off SHUTDOWNCMD leaves one). The flag alone already disarms it for
+            // hazel-initrd; removing the intent too keeps a flag whose removal failed, or a
+            // flag written later by someone else, from reviving it.
+            if let Err(error) = self.late_shutdown.unstage() {
+                tracing::error!("cannot remove the late-shutdown intent left by an earlier attempt: {error:#}");
+            }
         }
         let mut run = Running::start(&self, &machine);
         tracing::info!(
@@ -270,6 +278,8 @@ impl Running {
                     Ok(()) => tracing::warn!(path = %path.display(), "power-down flag written"),
                     Err(error) => tracing::error!("{error}"),
                 },
+                // The machine stages only past the point of no return (after FSD, or for a
+                // secondary never), so no SHUTDOWN_CANCELLED can follow: nothing to unstage then.
                 Action::StageLateShutdown => {
                     if let Err(error) = monitor.late_shutdown.stage(&monitor.conf) {
                         tracing::error!("late-shutdown staging failed: {error:#}; shutting down anyway");

@@ -892,6 +892,8 @@ impl Machine {
             if let (Some(path), true) = (&self.conf.powerdown_flag, self.powerdown_flag_enabled) {
                 actions.push(Action::WritePowerdownFlag { path: path.clone() });
             }
+            // Past the point of no return: a primary got here through FSD, which is never
+            // taken back, so no SHUTDOWN_CANCELLED follows a staged late shutdown.
             actions.push(Action::StageLateShutdown);
         }
         match &self.conf.shutdown_cmd {

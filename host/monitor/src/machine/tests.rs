@@ -287,6 +287,32 @@ fn point_of_no_return_is_the_fsd() {
     assert!(!events(&actions).contains(&NotifyEvent::ShutdownCancelled));
 }
 
+/// The late shutdown is staged past the point of no return only, so no
+/// cancellation can ever follow it (the host's stager relies on this: it
+/// never unstages on SHUTDOWN_CANCELLED).
+#[test]
+fn nothing_cancels_a_staged_late_shutdown() {
+    // SHUTDOWNEXIT no: the monitor stays, and keeps hearing about the UPS after staging.
+    let mut harness = Harness::new(&format!("{}SHUTDOWNEXIT no\n", primary()));
+    harness.advance(Duration::ZERO);
+    harness.status(A, "OB LB");
+    primary_to_final_delay(&mut harness);
+    let actions = harness.advance(secs(5));
+    assert!(effects(&actions).contains(&Action::StageLateShutdown), "{actions:?}");
+    let mut later = harness.status(A, "OL CHRG");
+    later.extend(harness.advance(secs(60)));
+    later.extend(harness.status(A, "OL"));
+    assert!(!events(&later).contains(&NotifyEvent::ShutdownCancelled), "{later:?}");
+    assert!(matches!(harness.machine.phase(), Phase::ShutdownCommanded { .. }));
+
+    // A secondary, whose shutdown can be cancelled in its FINALDELAY, never stages at all.
+    let mut harness = Harness::new(&format!("{}HOSTSYNC 0\nFINALDELAY 10\n", secondary()));
+    harness.advance(Duration::ZERO);
+    let mut actions = harness.status(A, "OB LB");
+    actions.extend(harness.advance(secs(20)));
+    assert!(!effects(&actions).contains(&Action::StageLateShutdown), "{actions:?}");
+}
+
 #[test]
 fn one_of_two_supplies_critical_with_minsupplies_1() {
     let conf = format!("MONITOR a@h1 1 u p primary\nMONITOR b@h2 1 u p primary\nMINSUPPLIES 1\n{SHUTDOWN}");

@@ -260,7 +260,11 @@ impl HidOpener for MatchedOpener {
 /// printed (`path` lines) are rebuilt from those values, as the plugin's
 /// capture tests do. The host consumes (deletes) the side file; write
 /// it whole and rename it into place. SET_REPORT replaces the report the next
-/// GET_REPORT returns, as a device would.
+/// GET_REPORT returns, as a device would, and, when a file `PATH.sets`
+/// exists, is appended to it as a line `set RR: RR xx ...` (id first, the
+/// bytes as received): what the device was told, for whoever created that
+/// file to observe (a test of a late shutdown run by another process). The
+/// log is opt-in so that replaying a shared capture never writes beside it.
 #[derive(Clone, Debug)]
 pub struct ReplayOpener {
     path: PathBuf,
@@ -270,6 +274,13 @@ impl ReplayOpener {
     /// Replay the capture at `path`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         ReplayOpener { path: path.into() }
+    }
+
+    /// The SET_REPORT log of a replay of `capture` (kept only when it exists).
+    pub fn set_log_path(capture: &Path) -> PathBuf {
+        let mut name = capture.as_os_str().to_os_string();
+        name.push(".sets");
+        PathBuf::from(name)
     }
 
     /// The side file that changes a running replay of `capture`.
@@ -290,6 +301,7 @@ impl HidOpener for ReplayOpener {
         let reports = capture.replay_reports().0;
         Ok(Box::new(ReplayLink {
             update: Self::update_path(&self.path),
+            set_log: Self::set_log_path(&self.path),
             path: self.path.clone(),
             identity: UsbIdentity {
                 vendor_id: capture.vendor_id.unwrap_or(0),
@@ -311,6 +323,8 @@ impl HidOpener for ReplayOpener {
 struct ReplayLink {
     path: PathBuf,
     update: PathBuf,
+    /// Where SET_REPORTs are logged, if that file exists.
+    set_log: PathBuf,
     identity: UsbIdentity,
     descriptor: Vec<u8>,
     /// Current content of each feature report, id byte first.
@@ -343,6 +357,23 @@ impl ReplayLink {
     }
 }
 
+impl ReplayLink {
+    /// Append a SET_REPORT to the set log when it exists (see [`ReplayOpener`]).
+    fn log_set(&self, report_id: u8, data: &[u8]) -> Result<(), LinkError> {
+        use std::io::Write;
+        let mut file = match std::fs::OpenOptions::new().append(true).open(&self.set_log) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(LinkError::NoAnswer(format!("cannot open {}: {e}", self.set_log.display()))),
+        };
+        let bytes: Vec<String> = data.iter().map(|b| format!("{b:02x}")).collect();
+        // One write per line, so lines of concurrent writers never interleave.
+        let line = format!("set {report_id:02x}: {}\n", bytes.join(" "));
+        file.write_all(line.as_bytes())
+            .map_err(|e| LinkError::NoAnswer(format!("cannot append to {}: {e}", self.set_log.display())))
+    }
+}
+
 impl HidLink for ReplayLink {
     fn identity(&self) -> UsbIdentity {
         self.identity.clone()
@@ -363,6 +394,7 @@ impl HidLink for ReplayLink {
 
     fn set_feature_report(&mut self, report_id: u8, data: &[u8], _timeout: Duration) -> Result<(), LinkError> {
         self.refresh()?;
+        self.log_set(report_id, data)?;
         self.reports.insert(report_id, data.to_vec());
         Ok(())
     }

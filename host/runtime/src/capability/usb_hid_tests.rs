@@ -216,6 +216,20 @@ fn replay_answers_from_the_capture_and_keeps_what_was_set() {
 }
 
 #[test]
+fn replay_logs_set_reports_only_when_asked() {
+    let (dir, path) = replay_copy(BK650);
+    let mut link = ReplayOpener::new(&path).open(None).unwrap();
+    let log = ReplayOpener::set_log_path(&path);
+    link.set_feature_report(0x0c, &[0x0c, 0x2a, 0x00], SECOND).unwrap();
+    assert!(!log.exists(), "no log unless its file exists");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "nothing written beside the capture");
+    std::fs::write(&log, "").unwrap();
+    link.set_feature_report(0x0c, &[0x0c, 0x2b, 0x00], SECOND).unwrap();
+    link.set_feature_report(0x15, &[0x15, 0x14, 0x00], SECOND).unwrap();
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "set 0c: 0c 2b 00\nset 15: 15 14 00\n");
+}
+
+#[test]
 fn replay_side_file_changes_reports_and_queues_interrupts() {
     let (_dir, path) = replay_copy(BK650);
     let mut link = ReplayOpener::new(&path).open(None).unwrap();
