@@ -229,7 +229,9 @@ async fn kill_one(runtime: &Runtime, bundle: &Bundle, ups: &UpsEntry) -> anyhow:
     let path = bundle.plugin_path(ups);
     // SAFETY: `bytes` match the SHA-256 the manifest records, and the manifest is the one the
     // intent of this boot sealed, in a directory only this user can write (checked by `Bundle::load`).
-    let plugin = unsafe { Plugin::load_precompiled_bytes(runtime, &path, &bytes, &ups.plugin.sha256) }.await?;
+    // Not described: the manifest says what it is, and every instantiation costs time before the kill.
+    let plugin =
+        unsafe { Plugin::load_precompiled_bytes_undescribed(runtime, &path, &bytes, &ups.plugin.sha256) }.await?;
     let grants = match &ups.device {
         DeviceGrant::Serial { path } => Grants::none().with_serial(path.display().to_string(), path),
         DeviceGrant::UsbHid(usb) => Grants::none().with_usb_hid(usb.port.clone(), usb_hid_source(usb)),

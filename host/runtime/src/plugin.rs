@@ -179,6 +179,30 @@ impl Plugin {
         Self::from_component(runtime, path, digest, component, LoadSource::Precompiled, started).await
     }
 
+    /// Like [`Plugin::load_precompiled_bytes`], without asking the plugin to
+    /// describe itself: for a caller that already knows what the plugin is
+    /// and only instantiates it (the initrd host, whose manifest names the
+    /// plugin and its driver). It saves an instantiation and a call on the
+    /// way to the device; [`Plugin::description`] is then empty.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Plugin::load_precompiled_bytes`].
+    pub async unsafe fn load_precompiled_bytes_undescribed(
+        runtime: &Runtime,
+        path: &Path,
+        bytes: &[u8],
+        digest: &str,
+    ) -> Result<Plugin, PluginError> {
+        let started = Instant::now();
+        let invalid = |e: wasmtime::Error| PluginError::Invalid { path: path.into(), message: format!("{e:#}") };
+        // SAFETY: the caller vouches for the bytes (see above).
+        let component = unsafe { Component::deserialize(runtime.engine(), bytes) }.map_err(invalid)?;
+        let mut plugin = Self::link(runtime, path, digest.to_string(), component, LoadSource::Precompiled)?;
+        plugin.load_time = started.elapsed();
+        Ok(plugin)
+    }
+
     async fn from_component(
         runtime: &Runtime,
         path: &Path,
@@ -186,6 +210,23 @@ impl Plugin {
         component: Component,
         source: LoadSource,
         started: Instant,
+    ) -> Result<Plugin, PluginError> {
+        let mut plugin = Self::link(runtime, path, digest, component, source)?;
+        let describe_error = |message: String| PluginError::Describe { path: path.into(), message };
+        let mut instance =
+            DeviceInstance::ungranted(runtime, &plugin).await.map_err(|e| describe_error(e.to_string()))?;
+        plugin.description = instance.describe().await.map_err(|e| describe_error(e.to_string()))?;
+        plugin.load_time = started.elapsed();
+        Ok(plugin)
+    }
+
+    /// Link `component` against the capabilities: a plugin with an empty description.
+    fn link(
+        runtime: &Runtime,
+        path: &Path,
+        digest: String,
+        component: Component,
+        source: LoadSource,
     ) -> Result<Plugin, PluginError> {
         let invalid = |e: wasmtime::Error| PluginError::Invalid { path: path.into(), message: format!("{e:#}") };
         let imports: Vec<String> =
@@ -202,7 +243,7 @@ impl Plugin {
         let power_race = power_race::GuestIndices::new(&pre).ok();
         let pre = AllCapabilitiesPre::new(pre).map_err(not_a_plugin)?;
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let mut plugin = Plugin {
+        let plugin = Plugin {
             name,
             path: path.into(),
             digest,
@@ -220,11 +261,6 @@ impl Plugin {
             source,
             load_time: Duration::ZERO,
         };
-        let describe_error = |message: String| PluginError::Describe { path: path.into(), message };
-        let mut instance =
-            DeviceInstance::ungranted(runtime, &plugin).await.map_err(|e| describe_error(e.to_string()))?;
-        plugin.description = instance.describe().await.map_err(|e| describe_error(e.to_string()))?;
-        plugin.load_time = started.elapsed();
         Ok(plugin)
     }
 

@@ -39,3 +39,19 @@ async fn corrupt_cache_entry_is_recompiled() {
     let again = Plugin::load(&rt, &path).await.unwrap();
     assert_eq!(again.load_source(), LoadSource::Compiled);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn precompiled_code_loads_without_being_described_and_runs() {
+    let rt = runtime();
+    let path = plugin_path("contract_010");
+    let wasm = std::fs::read(&path).unwrap();
+    let cwasm = hazel_runtime::engine::precompile_plugin(&path, &wasm).unwrap();
+    let digest = hazel_runtime::cache::digest_hex(&cwasm);
+    // SAFETY: produced just now by an engine with the same settings.
+    let plugin = unsafe { Plugin::load_precompiled_bytes_undescribed(&rt, &path, &cwasm, &digest) }.await.unwrap();
+    assert_eq!(plugin.description().name, "", "not described");
+    assert_eq!(plugin.load_source(), LoadSource::Precompiled);
+    // It still runs: init and updates publish as the described plugin does.
+    let (_handle, state) = spawn(&rt, device("late", std::sync::Arc::new(plugin), hazel_runtime::Grants::none(), &[]));
+    wait_for(&state, "updates from the undescribed plugin", |s| counter(s) >= 1).await;
+}
