@@ -172,11 +172,9 @@ impl Plugin {
         digest: &str,
     ) -> Result<Plugin, PluginError> {
         let started = Instant::now();
-        let digest = digest.to_string();
-        let invalid = |e: wasmtime::Error| PluginError::Invalid { path: path.into(), message: format!("{e:#}") };
         // SAFETY: the caller vouches for the bytes (see above).
-        let component = unsafe { Component::deserialize(runtime.engine(), bytes) }.map_err(invalid)?;
-        Self::from_component(runtime, path, digest, component, LoadSource::Precompiled, started).await
+        let component = unsafe { deserialize_trusted(runtime, path, bytes) }?;
+        Self::from_component(runtime, path, digest.to_string(), component, LoadSource::Precompiled, started).await
     }
 
     /// Like [`Plugin::load_precompiled_bytes`], without asking the plugin to
@@ -195,9 +193,8 @@ impl Plugin {
         digest: &str,
     ) -> Result<Plugin, PluginError> {
         let started = Instant::now();
-        let invalid = |e: wasmtime::Error| PluginError::Invalid { path: path.into(), message: format!("{e:#}") };
         // SAFETY: the caller vouches for the bytes (see above).
-        let component = unsafe { Component::deserialize(runtime.engine(), bytes) }.map_err(invalid)?;
+        let component = unsafe { deserialize_trusted(runtime, path, bytes) }?;
         let mut plugin = Self::link(runtime, path, digest.to_string(), component, LoadSource::Precompiled)?;
         plugin.load_time = started.elapsed();
         Ok(plugin)
@@ -415,4 +412,17 @@ impl PluginCatalog {
     pub fn problems(&self) -> &[PluginError] {
         &self.problems
     }
+}
+
+
+/// Deserialize precompiled component `bytes` (from `path`, for errors).
+///
+/// # Safety
+///
+/// As for [`Plugin::load_precompiled_bytes`]: the bytes must be wasmtime's
+/// own output for this engine's configuration, from a trusted source.
+unsafe fn deserialize_trusted(runtime: &Runtime, path: &Path, bytes: &[u8]) -> Result<Component, PluginError> {
+    // SAFETY: forwarded to the caller.
+    unsafe { Component::deserialize(runtime.engine(), bytes) }
+        .map_err(|e| PluginError::Invalid { path: path.into(), message: format!("{e:#}") })
 }
