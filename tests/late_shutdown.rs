@@ -224,6 +224,25 @@ fn hazel_initrd_sends_the_shutdown_with_the_configured_delays() {
     staged.sim.stop().unwrap();
 }
 
+/// `hazel serve` on `ups_conf` with its control socket under `tmp`, and a
+/// config dir `tmp/monitor` for `hazel monitor`: the same ups.conf (the
+/// stager plans the devices from it), the bundle written to `bundle_dir`
+/// (the test's /run, never the machine's), and the same control socket, on
+/// which the stager asks the live devices about the power race.
+fn serve_with_monitor_dir(tmp: &Path, ups_conf: &str, bundle_dir: &Path) -> (HazelServe, PathBuf) {
+    let control = format!("control_socket = {:?}\n", tmp.join("control/hazel.sock").display().to_string());
+    let serve =
+        HazelServe::start_with(ups_conf, E2E_USERS, ExtraConfig { hazel_toml: &control, upsd_conf: "" }, |_| {});
+    let monitor_dir = tmp.join("monitor");
+    std::fs::create_dir(&monitor_dir).unwrap();
+    std::fs::write(monitor_dir.join("ups.conf"), ups_conf).unwrap();
+    let plugins = hazel_e2e::plugin_dir().display().to_string();
+    let bundle = bundle_dir.display().to_string();
+    let settings = format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\nkillpower_dir = {bundle:?}\n{control}");
+    std::fs::write(monitor_dir.join("hazel.toml"), settings).unwrap();
+    (serve, monitor_dir)
+}
+
 /// The late-shutdown issue's first must-show: `hazel serve` and `hazel
 /// monitor` (primary) on the Megatec simulator; the mains fail and the
 /// battery runs low; the monitor stages the bundle before its SHUTDOWNCMD
@@ -242,20 +261,7 @@ fn the_monitor_stages_the_bundle_before_shutdowncmd_and_hazel_initrd_kills_the_p
     // No link: the device path is the pty under /dev, which the late host sees as well.
     let power = SimulatorPower::spawn(None);
     let ups_conf = power.ups_conf_section("rack", &format!("offdelay = {OFFDELAY}\nondelay = {ONDELAY}\n"));
-    // The stager asks the live device about the power race on hazel serve's control socket.
-    let control = format!("control_socket = {:?}\n", tmp.path().join("control/hazel.sock").display().to_string());
-    let serve =
-        HazelServe::start_with(&ups_conf, E2E_USERS, ExtraConfig { hazel_toml: &control, upsd_conf: "" }, |_| {});
-
-    // The monitor's config dir: the same ups.conf (the stager plans the device from it),
-    // its bundle written into the test's /run, never the machine's.
-    let monitor_dir = tmp.path().join("monitor");
-    std::fs::create_dir(&monitor_dir).unwrap();
-    std::fs::write(monitor_dir.join("ups.conf"), &ups_conf).unwrap();
-    let plugins = hazel_e2e::plugin_dir().display().to_string();
-    let bundle = bundle_dir.display().to_string();
-    let settings = format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\nkillpower_dir = {bundle:?}\n{control}");
-    std::fs::write(monitor_dir.join("hazel.toml"), settings).unwrap();
+    let (serve, monitor_dir) = serve_with_monitor_dir(tmp.path(), &ups_conf, &bundle_dir);
     // SHUTDOWNCMD records whether the bundle was armed and the flag written when it ran.
     let shutdown = monitor_dir.join("shutdown-late.sh");
     let script = format!(
@@ -391,16 +397,7 @@ fn a_usb_hid_ups_is_switched_off_late_through_its_staged_match() {
     std::fs::write(&sets, "").unwrap();
 
     let ups_conf = format!("[desk]\n\tdriver = usbhid-ups\n\tport = \"replay:{}\"\n", capture.display());
-    let control = format!("control_socket = {:?}\n", tmp.path().join("control/hazel.sock").display().to_string());
-    let serve =
-        HazelServe::start_with(&ups_conf, E2E_USERS, ExtraConfig { hazel_toml: &control, upsd_conf: "" }, |_| {});
-    let monitor_dir = tmp.path().join("monitor");
-    std::fs::create_dir(&monitor_dir).unwrap();
-    std::fs::write(monitor_dir.join("ups.conf"), &ups_conf).unwrap();
-    let plugins = hazel_e2e::plugin_dir().display().to_string();
-    let bundle = bundle_dir.display().to_string();
-    let settings = format!("plugin_dirs = [{plugins:?}]\ncache_dir = \"cache\"\nkillpower_dir = {bundle:?}\n{control}");
-    std::fs::write(monitor_dir.join("hazel.toml"), settings).unwrap();
+    let (serve, monitor_dir) = serve_with_monitor_dir(tmp.path(), &ups_conf, &bundle_dir);
     let events = EventLog::new(&tmp.path().join("events.log"));
     let extra = format!("POWERDOWNFLAG {}\n", flag.display());
     let conf = test_upsmon_conf(&serve.ups("desk"), "primary", &monitor_dir, "primary", &events, &extra);
