@@ -171,7 +171,9 @@ async fn closed_loop_table(
         Workload::List => "LIST VAR <ups>".into(),
     };
     if depth > 1 {
-        println!("== {what}, {depth} per write (a pipelining client): closed loop (next {depth} after their replies) ==");
+        println!(
+            "== {what}, {depth} per write (a pipelining client): closed loop (next {depth} after their replies) =="
+        );
         println!("  (p50/p99 are per round trip of {depth} requests)");
     } else {
         println!("== {what}: closed loop (request after reply) ==");

@@ -414,7 +414,6 @@ impl PluginCatalog {
     }
 }
 
-
 /// Deserialize precompiled component `bytes` (from `path`, for errors).
 ///
 /// # Safety
