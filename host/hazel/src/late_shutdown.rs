@@ -11,6 +11,7 @@ use hazel_killpower::{
 };
 use hazel_monitor::upsmon_conf::{Role, UpsmonConf};
 use hazel_nutconf::ups_conf::Section;
+use hazel_runtime::bindings::power_race::CyclesOnMains;
 use hazel_runtime::bindings::types::KillMode as PluginKillMode;
 use hazel_runtime::grants::{UsbHidGrant, UsbHidSource, UsbMatch};
 use hazel_runtime::{Plugin, PluginCatalog};
@@ -182,11 +183,15 @@ const LIVE_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub fn power_race_from_status(lines: &[String]) -> Option<ReturnsWhileOnMains> {
     let prefix = format!("{}: ", crate::live_set::POWER_RACE_STATUS_KEY);
     let word = lines.iter().find_map(|line| line.strip_prefix(&prefix))?;
-    match word.trim() {
-        "yes" => Some(ReturnsWhileOnMains::Yes),
-        "no" => Some(ReturnsWhileOnMains::No),
-        "unknown" => Some(ReturnsWhileOnMains::Unknown),
-        _ => None,
+    ReturnsWhileOnMains::from_word(word.trim())
+}
+
+/// A live instance's `power-race` answer as the bundle records it.
+pub fn bundle_answer(answer: CyclesOnMains) -> ReturnsWhileOnMains {
+    match answer {
+        CyclesOnMains::Yes => ReturnsWhileOnMains::Yes,
+        CyclesOnMains::No => ReturnsWhileOnMains::No,
+        CyclesOnMains::Unknown => ReturnsWhileOnMains::Unknown,
     }
 }
 

@@ -198,6 +198,26 @@ pub enum ReturnsWhileOnMains {
     No,
 }
 
+impl ReturnsWhileOnMains {
+    /// Every answer, for tables and tests.
+    pub const ALL: [ReturnsWhileOnMains; 3] =
+        [ReturnsWhileOnMains::Unknown, ReturnsWhileOnMains::Yes, ReturnsWhileOnMains::No];
+
+    /// The answer as a word, as `bundle.toml` writes it (`yes`, `no`, `unknown`).
+    pub fn as_word(self) -> &'static str {
+        match self {
+            ReturnsWhileOnMains::Unknown => "unknown",
+            ReturnsWhileOnMains::Yes => "yes",
+            ReturnsWhileOnMains::No => "no",
+        }
+    }
+
+    /// The answer a word of [`ReturnsWhileOnMains::as_word`] names.
+    pub fn from_word(word: &str) -> Option<ReturnsWhileOnMains> {
+        ReturnsWhileOnMains::ALL.into_iter().find(|answer| answer.as_word() == word)
+    }
+}
+
 /// The intent that arms a bundle, as written to `intent.toml`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -223,3 +223,17 @@ fn usb_hid_devices_and_power_race_answers_read_back() {
     let error = stage(&f.dir, &f.manifest, &plugins(), BOOT).unwrap_err();
     assert!(error.to_string().contains("replayed capture apc.txt is not an absolute path"), "{error}");
 }
+
+#[test]
+fn power_race_words_are_the_ones_the_bundle_writes() {
+    #[derive(serde::Serialize)]
+    struct Line {
+        answer: ReturnsWhileOnMains,
+    }
+    for answer in ReturnsWhileOnMains::ALL {
+        let written = toml::to_string(&Line { answer }).unwrap();
+        assert_eq!(written.trim(), format!("answer = \"{}\"", answer.as_word()));
+        assert_eq!(ReturnsWhileOnMains::from_word(answer.as_word()), Some(answer));
+    }
+    assert_eq!(ReturnsWhileOnMains::from_word("maybe"), None);
+}

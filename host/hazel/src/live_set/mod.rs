@@ -562,7 +562,7 @@ impl LiveSet {
         }
         let status = device.handle.as_ref().map(DeviceHandle::supervisor_status);
         if let Some(answer) = status.as_ref().and_then(|s| s.cycles_on_mains) {
-            lines.push(format!("{POWER_RACE_STATUS_KEY}: {}", power_race_word(answer)));
+            lines.push(format!("{POWER_RACE_STATUS_KEY}: {}", crate::late_shutdown::bundle_answer(answer).as_word()));
         }
         if let Some(error) = status.and_then(|s| s.last_error) {
             lines.push(format!("last error: {error}"));
@@ -588,16 +588,6 @@ impl LiveSet {
 /// the power race (`power-race.returns-while-on-mains`, asked after `init`):
 /// the late-shutdown stager reads it from the live device.
 pub const POWER_RACE_STATUS_KEY: &str = "returns while on mains";
-
-/// The word a `STATUS` line uses for a power-race answer.
-pub fn power_race_word(answer: hazel_runtime::bindings::power_race::CyclesOnMains) -> &'static str {
-    use hazel_runtime::bindings::power_race::CyclesOnMains;
-    match answer {
-        CyclesOnMains::Yes => "yes",
-        CyclesOnMains::No => "no",
-        CyclesOnMains::Unknown => "unknown",
-    }
-}
 
 fn unknown(name: &str) -> String {
     format!("no device '{name}' in ups.conf")
