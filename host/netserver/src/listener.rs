@@ -370,6 +370,21 @@ async fn write_reply<S: AsyncWrite + Unpin>(stream: &mut S, reply: &[u8]) -> Res
     }
 }
 
+/// Write the gathered replies in `outgoing`, if any, and keep its allocation
+/// in `kept` for the next reply (see [`keep_reply_buffer`]).
+async fn flush_replies<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    outgoing: &mut Vec<u8>,
+    kept: &mut Vec<u8>,
+) -> Result<(), &'static str> {
+    if outgoing.is_empty() {
+        return Ok(());
+    }
+    write_reply(stream, outgoing).await?;
+    keep_reply_buffer(kept, std::mem::take(outgoing));
+    Ok(())
+}
+
 /// Keep `spent`'s allocation for the next reply unless it grew large (a
 /// big `LIST`), so an idle connection holds little memory.
 fn keep_reply_buffer(kept: &mut Vec<u8>, mut spent: Vec<u8>) {
@@ -489,9 +504,9 @@ impl Exchange {
                     tokio::spawn(pending_write);
                 }
                 // Replies to requests that arrived together (a pipelining
-                // client) leave in one write, as the reply to one request
-                // does; a reply that ends the plain-text stretch is written
-                // at once.
+                // client) leave in one write after this read's last request,
+                // as the reply to one request does; a reply that ends the
+                // plain-text stretch is written at once.
                 if outgoing.is_empty() {
                     outgoing = response.reply;
                 } else {
@@ -499,12 +514,10 @@ impl Exchange {
                     keep_reply_buffer(&mut self.reply_buffer, response.reply);
                 }
                 let ends_stretch = response.close || response.start_tls;
-                if ends_stretch || rest.is_empty() || outgoing.len() >= COALESCE_LIMIT {
-                    if let Err(reason) = write_reply(stream, &outgoing).await {
-                        return Ended::Closed(reason);
-                    }
-                    outgoing.clear();
-                    keep_reply_buffer(&mut self.reply_buffer, std::mem::take(&mut outgoing));
+                if (ends_stretch || outgoing.len() >= COALESCE_LIMIT)
+                    && let Err(reason) = flush_replies(stream, &mut outgoing, &mut self.reply_buffer).await
+                {
+                    return Ended::Closed(reason);
                 }
                 if response.close {
                     return Ended::Closed("logged out");
@@ -524,14 +537,8 @@ impl Exchange {
                     return Ended::StartTls;
                 }
             }
-            // Lines that ended in a discarded (unparsable) request leave
-            // earlier replies here.
-            if !outgoing.is_empty() {
-                if let Err(reason) = write_reply(stream, &outgoing).await {
-                    return Ended::Closed(reason);
-                }
-                outgoing.clear();
-                keep_reply_buffer(&mut self.reply_buffer, std::mem::take(&mut outgoing));
+            if let Err(reason) = flush_replies(stream, &mut outgoing, &mut self.reply_buffer).await {
+                return Ended::Closed(reason);
             }
             resize_read_buffer(&mut self.buffer, filled, count);
         }
