@@ -39,7 +39,22 @@ impl NutClient {
     /// Send `request` (one line, newline included) and read its complete
     /// reply: one line, or a `BEGIN LIST` … `END LIST` block.
     pub async fn request(&mut self, request: &[u8]) -> io::Result<ReplyKind> {
-        self.stream.write_all(request).await?;
+        self.exchange(request, reply_complete).await?;
+        Ok(if self.buffer.starts_with(b"ERR ") { ReplyKind::Err } else { ReplyKind::Ok })
+    }
+
+    /// Send `requests` (several request lines in one write, as a pipelining
+    /// client does) and read until `replies` one-line replies arrived.
+    pub async fn pipelined(&mut self, requests: &[u8], replies: usize) -> io::Result<ReplyKind> {
+        self.exchange(requests, |read| read.iter().filter(|&&b| b == b'\n').count() >= replies).await?;
+        let any_error = self.buffer.split(|&b| b == b'\n').any(|line| line.starts_with(b"ERR "));
+        Ok(if any_error { ReplyKind::Err } else { ReplyKind::Ok })
+    }
+
+    /// Write `bytes`, then read into the reply buffer until `complete` says
+    /// what was read is whole.
+    async fn exchange(&mut self, bytes: &[u8], complete: impl Fn(&[u8]) -> bool) -> io::Result<()> {
+        self.stream.write_all(bytes).await?;
         self.buffer.clear();
         let mut chunk = [0u8; 16 * 1024];
         loop {
@@ -48,30 +63,10 @@ impl NutClient {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the connection"));
             }
             self.buffer.extend_from_slice(chunk.get(..count).unwrap_or(&[]));
-            if reply_complete(&self.buffer) {
-                return Ok(if self.buffer.starts_with(b"ERR ") { ReplyKind::Err } else { ReplyKind::Ok });
+            if complete(&self.buffer) {
+                return Ok(());
             }
         }
-    }
-
-    /// Send `requests` (several request lines in one write, as a pipelining
-    /// client does) and read until `replies` one-line replies arrived.
-    pub async fn pipelined(&mut self, requests: &[u8], replies: usize) -> io::Result<ReplyKind> {
-        self.stream.write_all(requests).await?;
-        self.buffer.clear();
-        let mut chunk = [0u8; 16 * 1024];
-        let mut lines = 0;
-        while lines < replies {
-            let count = self.stream.read(&mut chunk).await?;
-            if count == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the connection"));
-            }
-            let read = chunk.get(..count).unwrap_or(&[]);
-            lines += read.iter().filter(|&&b| b == b'\n').count();
-            self.buffer.extend_from_slice(read);
-        }
-        let any_error = self.buffer.split(|&b| b == b'\n').any(|line| line.starts_with(b"ERR "));
-        Ok(if any_error { ReplyKind::Err } else { ReplyKind::Ok })
     }
 
     /// The last reply read.
